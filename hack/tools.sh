@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# tools.sh builds the real servers the tests and the demo run against, once,
+# into a cache outside the clone keyed by version, and prints the folder.
+#
+#   hack/tools.sh control-plane   kube-apiserver, kube-controller-manager, etcd
+#   hack/tools.sh versitygw       S3 server (posix backend) for most tests
+#   hack/tools.sh minio           S3 server for the compatibility round trip
+#   hack/tools.sh mc              MinIO's client, a peer in the transfer benchmark
+#
+# Every build goes to a temporary folder first and is renamed into place, so
+# an interrupted build never leaves a cache entry that looks complete.
+set -euo pipefail
+
+K8S_VERSION=v1.37.2
+ETCD_VERSION=v3.7.0
+VERSITYGW_VERSION=v1.8.0
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
+
+cache=${NEO4J_BACKUP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/neo4j-backup}
+here=$(cd "$(dirname "$0")" && pwd)
+
+# build DIR CMD...: run CMD with $out set to a scratch folder; rename it to DIR on success.
+build() {
+  local dir=$1; shift
+  if [ -f "$dir/.complete" ]; then echo "$dir"; return; fi
+  mkdir -p "$(dirname "$dir")"
+  local out; out=$(mktemp -d "$dir.partial.XXXX")
+  trap 'rm -rf "$out"' EXIT
+  echo "building $(basename "$dir") into $dir (first time only; this takes minutes)" >&2
+  ( export out; "$@" ) >&2
+  touch "$out/.complete"
+  rm -rf "$dir"; mv "$out" "$dir"
+  trap - EXIT
+  echo "$dir"
+}
+
+control_plane() {
+  cd "$here/tools"
+  # One binary at a time: kube-apiserver alone peaks near 3 GB while linking.
+  go build -trimpath -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+  go build -trimpath -o "$out/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
+  go build -trimpath -o "$out/etcd" go.etcd.io/etcd/server/v3
+}
+
+install() { # install PKG@VERSION: go install into $out
+  GOBIN="$out" GOFLAGS=-mod=mod go install "$1"
+}
+
+case "${1:-}" in
+  control-plane) build "$cache/k8s-$K8S_VERSION-etcd-$ETCD_VERSION" control_plane ;;
+  versitygw) build "$cache/versitygw-$VERSITYGW_VERSION" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" ;;
+  minio) build "$cache/minio-$MINIO_VERSION" install "github.com/minio/minio@$MINIO_VERSION" ;;
+  mc) build "$cache/mc-$MC_VERSION" install "github.com/minio/mc@$MC_VERSION" ;;
+  *) echo "usage: hack/tools.sh control-plane|versitygw|minio|mc" >&2; exit 2 ;;
+esac
