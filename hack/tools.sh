@@ -25,6 +25,10 @@ build() {
   local dir=$1; shift
   if [ -f "$dir/.complete" ]; then echo "$dir"; return; fi
   mkdir -p "$(dirname "$dir")"
+  # One build per entry at a time: a second caller waits for the first.
+  exec 9>"$dir.lock"
+  flock 9
+  if [ -f "$dir/.complete" ]; then echo "$dir"; return; fi
   local out; out=$(mktemp -d "$dir.partial.XXXX")
   trap 'rm -rf "$out"' EXIT
   echo "building $(basename "$dir") into $dir (first time only; this takes minutes)" >&2

@@ -1,0 +1,434 @@
+package main
+
+// Integration tests of `neo4j-backup serve` on a real control plane: the
+// apiserver calls the webhook over TLS with the configurations from
+// manifests/, and kube-controller-manager's statefulset controller creates
+// the pods.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/neo4j-backup/neo4j-backup/controlplane"
+	"github.com/neo4j-backup/neo4j-backup/webhook"
+)
+
+const injectedImage = "registry.example/neo4j-backup:test"
+
+// cluster is one control plane and one running `serve`, shared by the
+// tests of this package that need them and stopped in TestMain.
+var cluster struct {
+	once    sync.Once
+	err     error
+	cp      *controlplane.ControlPlane
+	kube    *kubernetes.Clientset
+	stop    context.CancelFunc
+	stopped chan error
+	kcmLog  bytes.Buffer
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cluster.cp != nil {
+		cluster.stop() // the manager first, then the apiserver it talks to
+		if err := <-cluster.stopped; err != nil {
+			fmt.Fprintf(os.Stderr, "serve returned: %v\n", err)
+			code = 1
+		}
+		if err := cluster.cp.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping the control plane: %v\n", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// startCluster starts the control plane with the statefulset controller and
+// `serve` against it, once, and waits until serve is ready.
+func startCluster(t *testing.T) *kubernetes.Clientset {
+	t.Helper()
+	cluster.once.Do(func() {
+		cp, err := controlplane.Start(controlplane.Options{
+			Controllers: []string{"statefulset", "cronjob", "job"},
+			Webhooks:    []string{filepath.Join("..", "..", "manifests", "base", "webhooks.yaml")},
+			Log:         &cluster.kcmLog,
+		})
+		if err != nil {
+			cluster.err = err
+			return
+		}
+		cluster.cp = cp
+		cluster.kube = kubernetes.NewForConfigOrDie(cp.Config)
+		probe := freeAddr(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cluster.stop = cancel
+		cluster.stopped = make(chan error, 1)
+		go func() {
+			var out bytes.Buffer
+			code := run(ctx, []string{"serve",
+				"--kubeconfig", cp.Kubeconfig,
+				"--webhook-host", cp.Webhook.LocalServingHost,
+				"--webhook-port", fmt.Sprint(cp.Webhook.LocalServingPort),
+				"--cert-dir", cp.Webhook.LocalServingCertDir,
+				"--image", injectedImage,
+				"--default-destination", "s3://cluster-backups/neo4j",
+				"--metrics-bind-address", "0",
+				"--health-probe-bind-address", probe,
+			}, io.Discard, &out)
+			if code != 0 {
+				cluster.stopped <- fmt.Errorf("exit %d: %s", code, lastLines(out.String(), 5))
+				return
+			}
+			cluster.stopped <- nil
+		}()
+		cluster.err = waitReady(ctx, "http://"+probe+"/readyz")
+	})
+	if cluster.err != nil {
+		t.Fatalf("starting the control plane and serve: %v", cluster.err)
+	}
+	return cluster.kube
+}
+
+func waitReady(ctx context.Context, url string) error {
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		select {
+		case err := <-cluster.stopped:
+			return false, fmt.Errorf("serve stopped before it was ready: %v", err)
+		default:
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// newNamespace creates a namespace that enforces the restricted Pod
+// Security Standard, with annotations.
+func newNamespace(t *testing.T, kube *kubernetes.Clientset, name string, annotations map[string]string) {
+	t.Helper()
+	_, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:        name,
+		Annotations: annotations,
+		Labels:      map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating namespace %s: %v", name, err)
+	}
+}
+
+// neo4jPodSpec is a Neo4j 5 pod that meets the restricted standard itself.
+func neo4jPodSpec() corev1.PodSpec {
+	return corev1.PodSpec{
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr.To(true),
+			RunAsUser:      ptr.To[int64](7474),
+			FSGroup:        ptr.To[int64](7474),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{{
+			Name:  "neo4j",
+			Image: "neo4j:5.26.0-enterprise",
+			Env:   []corev1.EnvVar{{Name: "NEO4J_ACCEPT_LICENSE_AGREEMENT", Value: "yes"}},
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			},
+			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+		}},
+		Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+	}
+}
+
+// podRequests is how many admission requests the pod webhook has handled.
+func podRequests(t *testing.T) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "neo4j_backup_admission_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "webhook" && l.GetValue() == "pod" {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
+
+func TestServeInjectsAnnotatedPod(t *testing.T) {
+	kube := startCluster(t)
+	ctx := context.Background()
+	newNamespace(t, kube, "inject", map[string]string{
+		webhook.Destination:       "s3://prod-backups/neo4j",
+		webhook.Endpoint:          "minio.storage.svc:9000",
+		webhook.CredentialsSecret: "s3-creds",
+	})
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        "graph-0",
+			Annotations: map[string]string{webhook.Restore: "2021-11-11T10:00:00Z"},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "apps/v1", Kind: "StatefulSet", Name: "graph", UID: "6f1c7e0e-53a2-4b8e-a3f1-2d5d0c7d9b11", Controller: ptr.To(true),
+			}},
+		},
+		Spec: neo4jPodSpec(),
+	}
+	// The namespace enforces the restricted standard: creating the pod at
+	// all proves the injected containers meet it.
+	got, err := kube.CoreV1().Pods("inject").Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating an annotated pod in a restricted namespace: %v", err)
+	}
+	if got.Annotations[webhook.RestoreStatus] != "injected" {
+		t.Errorf("annotation %s = %q, want injected", webhook.RestoreStatus, got.Annotations[webhook.RestoreStatus])
+	}
+	if len(got.Spec.InitContainers) != 2 || got.Spec.InitContainers[0].Name != webhook.FetchContainer || got.Spec.InitContainers[1].Name != webhook.RestoreContainer {
+		t.Fatalf("init containers = %v, want %s then %s", names(got.Spec.InitContainers), webhook.FetchContainer, webhook.RestoreContainer)
+	}
+	fetch, restore := got.Spec.InitContainers[0], got.Spec.InitContainers[1]
+	if fetch.Image != injectedImage {
+		t.Errorf("fetch image = %s, want %s", fetch.Image, injectedImage)
+	}
+	wantArgs := "fetch --from s3://prod-backups/neo4j/inject/graph --at 2021-11-11T10:00:00Z --to /plugins/neo4j-backup --skip-if-restored /data/.neo4j-backup/restored --install-self /plugins/neo4j-backup/bin/neo4j-backup --endpoint minio.storage.svc:9000"
+	if args := strings.Join(fetch.Args, " "); args != wantArgs {
+		t.Errorf("fetch args:\n got %s\nwant %s", args, wantArgs)
+	}
+	for _, key := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		if e := envNamed(fetch.Env, key); e == nil || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.ValueFrom.SecretKeyRef.Name != "s3-creds" {
+			t.Errorf("fetch env %s = %+v, want a secretKeyRef to s3-creds", key, e)
+		}
+	}
+	if m := mountNamed(fetch.VolumeMounts, "/data"); m == nil || m.Name != "data" || !m.ReadOnly {
+		t.Errorf("fetch mounts /data as %+v, want the data volume read-only", m)
+	}
+	if m := mountNamed(fetch.VolumeMounts, "/plugins"); m == nil || m.Name != webhook.PluginsVolume || m.ReadOnly {
+		t.Errorf("fetch mounts /plugins as %+v, want the added %s volume, writable", m, webhook.PluginsVolume)
+	}
+	if restore.Image != "neo4j:5.26.0-enterprise" || len(restore.Command) != 1 || restore.Command[0] != webhook.BinaryPath {
+		t.Errorf("restore runs %v in %s, want %s in the pod's Neo4j image", restore.Command, restore.Image, webhook.BinaryPath)
+	}
+	if envNamed(restore.Env, "NEO4J_ACCEPT_LICENSE_AGREEMENT") == nil {
+		t.Errorf("restore env %v lacks the Neo4j container's env", restore.Env)
+	}
+	if m := mountNamed(restore.VolumeMounts, "/data"); m == nil || m.ReadOnly {
+		t.Errorf("restore mounts /data as %+v, want it writable", m)
+	}
+	if m := mountNamed(got.Spec.Containers[0].VolumeMounts, "/plugins"); m == nil || m.Name != webhook.PluginsVolume {
+		t.Errorf("the Neo4j container mounts /plugins as %+v, want the added emptyDir", m)
+	}
+}
+
+func TestServeLeavesOtherPodsAlone(t *testing.T) {
+	kube := startCluster(t)
+	newNamespace(t, kube, "plain", map[string]string{webhook.Destination: "s3://prod-backups/neo4j"})
+	before := podRequests(t)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "neo4j-0", Annotations: map[string]string{"example.com/other": "x"}}, Spec: neo4jPodSpec()}
+	got, err := kube.CoreV1().Pods("plain").Create(context.Background(), pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Spec.InitContainers) != 0 || len(got.Spec.Volumes) != 1 || got.Annotations[webhook.RestoreStatus] != "" {
+		t.Errorf("a pod without %s was changed: init containers %v, volumes %d", webhook.Restore, names(got.Spec.InitContainers), len(got.Spec.Volumes))
+	}
+	if after := podRequests(t); after != before {
+		t.Errorf("the pod webhook handled %v requests for a pod without %s; the matchCondition should keep it from being called", after-before, webhook.Restore)
+	}
+}
+
+func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
+	kube := startCluster(t)
+	ctx := context.Background()
+	newNamespace(t, kube, "cluster", map[string]string{webhook.Destination: "s3://prod-backups/neo4j"})
+	labels := map[string]string{"app": "graph"}
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "graph"},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:            ptr.To[int32](0),
+			ServiceName:         "graph",
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+			Selector:            &metav1.LabelSelector{MatchLabels: labels},
+			Template:            corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: neo4jPodSpec()},
+		},
+	}
+	sts, err := kube.AppsV1().StatefulSets("cluster").Create(ctx, sts, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What `kubectl annotate statefulset graph neo4j-backup.io/restore=latest`
+	// and `kubectl scale --replicas=2` do: the metadata only, then the scale.
+	sts.Annotations = map[string]string{webhook.Restore: "latest"}
+	sts, err = kube.AppsV1().StatefulSets("cluster").Update(ctx, sts, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sts.Spec.Template.Annotations[webhook.Restore]; got != "latest" {
+		t.Fatalf("pod template annotation %s = %q after annotating the StatefulSet, want latest", webhook.Restore, got)
+	}
+	scale, err := kube.AppsV1().StatefulSets("cluster").GetScale(ctx, "graph", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 2
+	if _, err := kube.AppsV1().StatefulSets("cluster").UpdateScale(ctx, "graph", scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pods *corev1.PodList
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err = kube.CoreV1().Pods("cluster").List(ctx, metav1.ListOptions{LabelSelector: "app=graph"})
+		return err == nil && len(pods.Items) == 2, nil
+	})
+	if err != nil {
+		t.Fatalf("the statefulset controller made %d pods in a minute, want 2; controller manager log:\n%s", len(pods.Items), lastLines(cluster.kcmLog.String(), 20))
+	}
+	for _, p := range pods.Items {
+		if len(p.Spec.InitContainers) != 2 || p.Spec.InitContainers[0].Name != webhook.FetchContainer {
+			t.Errorf("pod %s has init containers %v, want the restore containers", p.Name, names(p.Spec.InitContainers))
+		}
+		if from := argAfter(p.Spec.InitContainers[0].Args, "--from"); from != "s3://prod-backups/neo4j/cluster/graph" {
+			t.Errorf("pod %s restores from %s, want s3://prod-backups/neo4j/cluster/graph", p.Name, from)
+		}
+	}
+
+	// Removing the annotation from the StatefulSet removes it from the
+	// template, so pods made later restore nothing.
+	sts, err = kube.AppsV1().StatefulSets("cluster").Get(ctx, "graph", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(sts.Annotations, webhook.Restore)
+	sts, err = kube.AppsV1().StatefulSets("cluster").Update(ctx, sts, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := sts.Spec.Template.Annotations[webhook.Restore]; ok {
+		t.Errorf("pod template still has %s=%q after it was removed from the StatefulSet", webhook.Restore, got)
+	}
+}
+
+func TestServeDeniesBadAnnotations(t *testing.T) {
+	kube := startCluster(t)
+	ctx := context.Background()
+	newNamespace(t, kube, "denials", nil)
+
+	_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: "typo", Annotations: map[string]string{"neo4j-backup.io/schedul": "0 3 * * *"},
+	}}, metav1.CreateOptions{})
+	wantDenied(t, err, "unknown annotation neo4j-backup.io/schedul; did you mean neo4j-backup.io/schedule?")
+
+	_, err = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: "leaky", Annotations: map[string]string{webhook.Endpoint: "https://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI@s3.example.com"},
+	}}, metav1.CreateOptions{})
+	wantDenied(t, err, "looks like it holds a credential")
+
+	labels := map[string]string{"app": "bad"}
+	_, err = kube.AppsV1().StatefulSets("denials").Create(ctx, &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "bad", Annotations: map[string]string{webhook.Restore: "yesterday"}},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To[int32](0), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: neo4jPodSpec()},
+		},
+	}, metav1.CreateOptions{})
+	wantDenied(t, err, `neo4j-backup.io/restore: "yesterday" is not a backup ID, an RFC 3339 time or latest`)
+
+	ns, err := kube.CoreV1().Namespaces().Get(ctx, "denials", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Annotations = map[string]string{webhook.Schedule: "every night"}
+	_, err = kube.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
+	wantDenied(t, err, `neo4j-backup.io/schedule: "every night" is not a cron schedule`)
+}
+
+func wantDenied(t *testing.T, err error, message string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("the apiserver accepted it; want a denial saying %q", message)
+		return
+	}
+	if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) && !strings.Contains(err.Error(), "denied the request") {
+		t.Errorf("error %v is no admission denial", err)
+	}
+	if !strings.Contains(err.Error(), message) {
+		t.Errorf("denial %q does not say %q", err.Error(), message)
+	}
+}
+
+func names(cs []corev1.Container) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func envNamed(env []corev1.EnvVar, name string) *corev1.EnvVar {
+	for i := range env {
+		if env[i].Name == name {
+			return &env[i]
+		}
+	}
+	return nil
+}
+
+func mountNamed(mounts []corev1.VolumeMount, path string) *corev1.VolumeMount {
+	for i := range mounts {
+		if mounts[i].MountPath == path {
+			return &mounts[i]
+		}
+	}
+	return nil
+}
+
+func argAfter(args []string, flag string) string {
+	for i := range args[:len(args)-1] {
+		if args[i] == flag {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

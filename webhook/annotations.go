@@ -1,0 +1,480 @@
+package webhook
+
+// This file is the annotation contract (SPEC §3): every neo4j-backup.io/ key,
+// where it may stand, how its value is checked, and how the restore settings
+// of a pod are read from it. Nothing else in the project spells a key.
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Prefix starts every annotation and label key this project reads or writes.
+const Prefix = "neo4j-backup.io/"
+
+// Keys on a Namespace: scheduled backup.
+const (
+	Schedule    = Prefix + "schedule"
+	Timezone    = Prefix + "timezone"
+	Destination = Prefix + "destination"
+	From        = Prefix + "from"
+	Databases   = Prefix + "databases"
+	Keep        = Prefix + "keep"
+	Image       = Prefix + "image"
+	VolumeSize  = Prefix + "volume-size"
+	Suspend     = Prefix + "suspend"
+)
+
+// Keys on a Namespace or a StatefulSet: where the object store is and how to
+// log in to it. A StatefulSet's own value wins over its Namespace's.
+const (
+	Endpoint          = Prefix + "endpoint"
+	Region            = Prefix + "region"
+	CredentialsSecret = Prefix + "credentials-secret"
+)
+
+// Keys on a StatefulSet or its pod template: restore.
+const (
+	Restore          = Prefix + "restore"
+	RestoreFrom      = Prefix + "restore-from"
+	RestoreDatabases = Prefix + "restore-databases"
+	RestoreMode      = Prefix + "restore-mode"
+)
+
+// RestoreStatus is written by the webhook on the pods it injects; people do
+// not set it.
+const RestoreStatus = Prefix + "restore-status"
+
+// Restore modes.
+const (
+	ModeRestore = "restore" // fetch, verify, then neo4j-admin restore into /data
+	ModeFetch   = "fetch"   // fetch and verify into /plugins only
+)
+
+// Where a key may stand.
+type place int
+
+const (
+	onNamespace place = 1 << iota
+	onStatefulSet
+)
+
+type keySpec struct {
+	where place
+	check func(string) error
+}
+
+var keys = map[string]keySpec{
+	Schedule:          {onNamespace, checkSchedule},
+	Timezone:          {onNamespace, checkTimezone},
+	Destination:       {onNamespace, checkS3URL},
+	From:              {onNamespace, checkFrom},
+	Databases:         {onNamespace, checkDatabases},
+	Keep:              {onNamespace, checkKeep},
+	Image:             {onNamespace, checkImage},
+	VolumeSize:        {onNamespace, checkVolumeSize},
+	Suspend:           {onNamespace, checkBool},
+	Endpoint:          {onNamespace | onStatefulSet, checkEndpoint},
+	Region:            {onNamespace | onStatefulSet, checkRegion},
+	CredentialsSecret: {onNamespace | onStatefulSet, checkSecretName},
+	Restore:           {onStatefulSet, checkRestoreAt},
+	RestoreFrom:       {onStatefulSet, checkS3URL},
+	RestoreDatabases:  {onStatefulSet, checkDatabases},
+	RestoreMode:       {onStatefulSet, checkMode},
+	RestoreStatus:     {onStatefulSet, checkStatus},
+}
+
+// stsCopiedToTemplate are the StatefulSet metadata keys the mutating webhook
+// copies into the pod template, so that `kubectl annotate statefulset` is
+// all a user types.
+var stsCopiedToTemplate = []string{Restore, RestoreFrom, RestoreDatabases, RestoreMode, Endpoint, Region, CredentialsSecret}
+
+// ValidateNamespace checks the neo4j-backup.io/ annotations of a Namespace.
+// It returns every problem, one sentence each, or nil.
+func ValidateNamespace(annotations map[string]string) []string {
+	return validate(annotations, onNamespace, "Namespace")
+}
+
+// ValidateStatefulSet checks the neo4j-backup.io/ annotations of a
+// StatefulSet's metadata or of its pod template.
+func ValidateStatefulSet(annotations map[string]string) []string {
+	return validate(annotations, onStatefulSet, "StatefulSet")
+}
+
+func validate(annotations map[string]string, here place, kind string) []string {
+	var problems []string
+	names := make([]string, 0, len(annotations))
+	for k := range annotations {
+		if strings.HasPrefix(k, Prefix) {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := annotations[k]
+		if looksLikeCredential(v) {
+			problems = append(problems, fmt.Sprintf("%s looks like it holds a credential; put credentials in a Secret and name it in %s", k, CredentialsSecret))
+			continue
+		}
+		spec, known := keys[k]
+		switch {
+		case !known:
+			problems = append(problems, unknownKey(k, here))
+		case spec.where&here == 0:
+			problems = append(problems, fmt.Sprintf("%s does not belong on a %s; put it on the %s", k, kind, otherKind(here)))
+		default:
+			if err := spec.check(v); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
+			}
+		}
+	}
+	return problems
+}
+
+func otherKind(here place) string {
+	if here == onNamespace {
+		return "Neo4j StatefulSet"
+	}
+	return "Namespace"
+}
+
+// unknownKey names the known key closest to a typo, if one is close.
+func unknownKey(k string, here place) string {
+	best, bestDist := "", 4 // suggest only within three edits
+	for known, spec := range keys {
+		if spec.where&here == 0 {
+			continue
+		}
+		if d := editDistance(k, known); d < bestDist || (d == bestDist && known < best) {
+			best, bestDist = known, d
+		}
+	}
+	if best == "" {
+		return fmt.Sprintf("unknown annotation %s; see the README for the neo4j-backup.io/ annotations", k)
+	}
+	return fmt.Sprintf("unknown annotation %s; did you mean %s?", k, best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+var (
+	awsAccessKey = regexp.MustCompile(`\b(AKIA|ASIA)[A-Z0-9]{16}\b`)
+	// A 40-character run of the base64 alphabet with both cases and a digit is
+	// what an AWS secret access key looks like; no key's value needs one.
+	secretLike = regexp.MustCompile(`[A-Za-z0-9/+=]{40,}`)
+)
+
+func looksLikeCredential(v string) bool {
+	if awsAccessKey.MatchString(v) || strings.Contains(v, "-----BEGIN") {
+		return true
+	}
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword {
+			return true
+		}
+	}
+	for _, run := range secretLike.FindAllString(v, -1) {
+		if strings.ContainsAny(run, "0123456789") && strings.ToLower(run) != run && strings.ToUpper(run) != run {
+			return true
+		}
+	}
+	return false
+}
+
+func checkSchedule(v string) error {
+	if strings.HasPrefix(v, "TZ=") || strings.HasPrefix(v, "CRON_TZ=") {
+		return fmt.Errorf("%q sets a time zone inside the schedule; use %s instead", v, Timezone)
+	}
+	if _, err := cron.ParseStandard(v); err != nil {
+		return fmt.Errorf("%q is not a cron schedule (%v); use 5 fields like \"0 3 * * *\" or @hourly/@daily/@weekly", v, err)
+	}
+	return nil
+}
+
+func checkTimezone(v string) error {
+	if v == "" || v == "Local" {
+		return fmt.Errorf("%q is not an IANA time zone; use a name like Europe/Berlin or UTC", v)
+	}
+	if _, err := time.LoadLocation(v); err != nil {
+		return fmt.Errorf("%q is not an IANA time zone; use a name like Europe/Berlin or UTC", v)
+	}
+	return nil
+}
+
+// S3URL is an s3://bucket/prefix location.
+type S3URL struct {
+	Bucket string
+	Prefix string // without leading or trailing slash; may be empty
+}
+
+func (u S3URL) String() string {
+	if u.Prefix == "" {
+		return "s3://" + u.Bucket
+	}
+	return "s3://" + u.Bucket + "/" + u.Prefix
+}
+
+// Join returns the location with more path elements below its prefix.
+func (u S3URL) Join(elem ...string) S3URL {
+	parts := []string{}
+	if u.Prefix != "" {
+		parts = append(parts, u.Prefix)
+	}
+	parts = append(parts, elem...)
+	return S3URL{Bucket: u.Bucket, Prefix: strings.Join(parts, "/")}
+}
+
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// ParseS3URL reads an s3://bucket/prefix location.
+func ParseS3URL(v string) (S3URL, error) {
+	rest, ok := strings.CutPrefix(v, "s3://")
+	if !ok {
+		return S3URL{}, fmt.Errorf("%q is not an S3 location; write it as s3://bucket/prefix", v)
+	}
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if !bucketName.MatchString(bucket) {
+		return S3URL{}, fmt.Errorf("%q has no valid bucket name (3-63 lowercase letters, digits, dots, dashes); write it as s3://bucket/prefix", v)
+	}
+	prefix = strings.Trim(prefix, "/")
+	if strings.Contains(prefix, "//") || strings.ContainsAny(prefix, "?#") {
+		return S3URL{}, fmt.Errorf("%q has an empty path element or a query; write it as s3://bucket/prefix", v)
+	}
+	return S3URL{Bucket: bucket, Prefix: prefix}, nil
+}
+
+func checkS3URL(v string) error {
+	_, err := ParseS3URL(v)
+	return err
+}
+
+func checkFrom(v string) error {
+	for _, addr := range strings.Split(v, ",") {
+		host, port, err := net.SplitHostPort(strings.TrimSpace(addr))
+		if err != nil || host == "" {
+			return fmt.Errorf("%q is not a list of host:port backup addresses; write it like neo4j-0.neo4j:6362,neo4j-1.neo4j:6362", v)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q has a bad port %q; the Neo4j backup port is usually 6362", v, port)
+		}
+	}
+	return nil
+}
+
+// Neo4j database names: 3-63 characters, starting with a letter; letters,
+// digits, dots and dashes.
+var databaseName = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9.-]{2,62}$`)
+
+// SplitList splits a comma list, trimming blanks and dropping empty items.
+func SplitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func checkDatabases(v string) error {
+	names := SplitList(v)
+	if len(names) == 0 {
+		return fmt.Errorf("is empty; list database names like neo4j,system")
+	}
+	for _, name := range names {
+		if !databaseName.MatchString(name) {
+			return fmt.Errorf("%q is not a Neo4j database name (3-63 letters, digits, dots, dashes, starting with a letter)", name)
+		}
+	}
+	return nil
+}
+
+var keepPattern = regexp.MustCompile(`^([1-9][0-9]*)(d|h)?$`)
+
+func checkKeep(v string) error {
+	if !keepPattern.MatchString(v) {
+		return fmt.Errorf("%q is neither a count (24) nor an age (7d, 36h)", v)
+	}
+	return nil
+}
+
+func checkImage(v string) error {
+	if v == "" || strings.ContainsAny(v, " \t\n") {
+		return fmt.Errorf("%q is not an image reference; write it like neo4j:5.26-enterprise", v)
+	}
+	return nil
+}
+
+func checkVolumeSize(v string) error {
+	q, err := resource.ParseQuantity(v)
+	if err != nil || q.Sign() <= 0 {
+		return fmt.Errorf("%q is not a size; write it like 20Gi", v)
+	}
+	return nil
+}
+
+func checkBool(v string) error {
+	if v != "true" && v != "false" {
+		return fmt.Errorf("%q must be true or false", v)
+	}
+	return nil
+}
+
+// ParseEndpoint reads an endpoint annotation: host[:port] (HTTPS) or an
+// http:// or https:// URL without a path.
+func ParseEndpoint(v string) (*url.URL, error) {
+	raw := v
+	if !strings.Contains(v, "://") {
+		raw = "https://" + v
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q is not an S3 endpoint; write it as host[:port] or https://host[:port]", v)
+	}
+	return u, nil
+}
+
+func checkEndpoint(v string) error {
+	_, err := ParseEndpoint(v)
+	return err
+}
+
+var regionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func checkRegion(v string) error {
+	if !regionPattern.MatchString(v) {
+		return fmt.Errorf("%q is not a region name; write it like eu-west-1", v)
+	}
+	return nil
+}
+
+func checkSecretName(v string) error {
+	if errs := validation.IsDNS1123Subdomain(v); len(errs) > 0 {
+		return fmt.Errorf("%q is not a Secret name: %s", v, errs[0])
+	}
+	return nil
+}
+
+// legacyFolder is how the old s3cmd CronJob named its folders: %d%b%Y-%H:%M:%S.
+var legacyFolder = regexp.MustCompile(`^[0-9]{2}[A-Z][a-z]{2}[0-9]{4}-[0-9]{2}:[0-9]{2}:[0-9]{2}$`)
+
+func checkRestoreAt(v string) error {
+	if v == "latest" || legacyFolder.MatchString(v) {
+		return nil
+	}
+	if _, err := time.Parse(time.RFC3339, v); err != nil {
+		return fmt.Errorf("%q is not a backup ID, an RFC 3339 time or latest; write it like 2021-11-11T10:00:00Z", v)
+	}
+	return nil
+}
+
+func checkMode(v string) error {
+	if v != ModeRestore && v != ModeFetch {
+		return fmt.Errorf("%q must be %s or %s", v, ModeRestore, ModeFetch)
+	}
+	return nil
+}
+
+func checkStatus(v string) error {
+	if v != "injected" {
+		return fmt.Errorf("is written by neo4j-backup on pods; remove it")
+	}
+	return nil
+}
+
+// RestoreSettings is what a pod's annotations, with its Namespace's, say
+// about the restore to inject.
+type RestoreSettings struct {
+	At                string // backup ID, RFC 3339 time, latest or a legacy folder name
+	From              S3URL  // the folder whose children are backup IDs
+	Databases         []string
+	Mode              string
+	Endpoint          string
+	Region            string
+	CredentialsSecret string
+}
+
+// ReadRestore reads the restore settings of a pod of StatefulSet statefulSet
+// in namespace, from the pod's annotations, then its Namespace's, then the
+// server's default destination. It checks every value it reads.
+func ReadRestore(pod, ns map[string]string, namespace, statefulSet, defaultDestination string) (RestoreSettings, error) {
+	if problems := ValidateStatefulSet(onlyKeys(pod, Restore, RestoreFrom, RestoreDatabases, RestoreMode, Endpoint, Region, CredentialsSecret)); len(problems) > 0 {
+		return RestoreSettings{}, fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	if problems := ValidateNamespace(onlyKeys(ns, Destination, Endpoint, Region, CredentialsSecret)); len(problems) > 0 {
+		return RestoreSettings{}, fmt.Errorf("namespace %s: %s", namespace, strings.Join(problems, "; "))
+	}
+	s := RestoreSettings{
+		At:                pod[Restore],
+		Databases:         SplitList(pod[RestoreDatabases]),
+		Mode:              first(pod[RestoreMode], ModeRestore),
+		Endpoint:          first(pod[Endpoint], ns[Endpoint]),
+		Region:            first(pod[Region], ns[Region]),
+		CredentialsSecret: first(pod[CredentialsSecret], ns[CredentialsSecret]),
+	}
+	if v := pod[RestoreFrom]; v != "" {
+		s.From, _ = ParseS3URL(v)
+		return s, nil
+	}
+	if statefulSet == "" {
+		return RestoreSettings{}, fmt.Errorf("the pod belongs to no StatefulSet, so there is no default place to restore from; set %s to s3://bucket/prefix/<namespace>/<statefulset>", RestoreFrom)
+	}
+	dest := first(ns[Destination], defaultDestination)
+	if dest == "" {
+		return RestoreSettings{}, fmt.Errorf("no backup destination: annotate namespace %s with %s, set %s on the StatefulSet, or start the server with --default-destination", namespace, Destination, RestoreFrom)
+	}
+	base, err := ParseS3URL(dest)
+	if err != nil {
+		return RestoreSettings{}, fmt.Errorf("--default-destination: %v", err)
+	}
+	s.From = base.Join(namespace, statefulSet)
+	return s, nil
+}
+
+func onlyKeys(m map[string]string, names ...string) map[string]string {
+	out := map[string]string{}
+	for _, k := range names {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func first(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

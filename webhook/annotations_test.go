@@ -1,0 +1,103 @@
+package webhook
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateNamespace(t *testing.T) {
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		want        []string // substrings, one per problem, in key order
+	}{
+		{"none", nil, nil},
+		{"other prefixes are not ours", map[string]string{"example.com/schedule": "x"}, nil},
+		{"a full valid set", map[string]string{
+			Schedule: "0 3 * * *", Timezone: "Europe/Berlin", Destination: "s3://b-1/prefix/x",
+			Endpoint: "nyc3.digitaloceanspaces.com", Region: "nyc3", CredentialsSecret: "s3-creds",
+			From: "neo4j-0.neo4j:6362,neo4j-1.neo4j:6362", Databases: "neo4j,system", Keep: "7d",
+			Image: "neo4j:5.26-enterprise", VolumeSize: "20Gi", Suspend: "false",
+		}, nil},
+		{"descriptor schedule, count keep, URL endpoint", map[string]string{Schedule: "@hourly", Keep: "24", Endpoint: "http://minio.storage:9000"}, nil},
+		{"typo", map[string]string{"neo4j-backup.io/schedul": "0 3 * * *"}, []string{"unknown annotation neo4j-backup.io/schedul; did you mean neo4j-backup.io/schedule?"}},
+		{"nothing close", map[string]string{"neo4j-backup.io/colour": "blue"}, []string{"unknown annotation neo4j-backup.io/colour; see the README"}},
+		{"restore belongs on the StatefulSet", map[string]string{Restore: "latest"}, []string{"does not belong on a Namespace; put it on the Neo4j StatefulSet"}},
+		{"bad schedule", map[string]string{Schedule: "every night"}, []string{`"every night" is not a cron schedule`}},
+		{"six fields", map[string]string{Schedule: "0 0 3 * * *"}, []string{"is not a cron schedule"}},
+		{"time zone inside the schedule", map[string]string{Schedule: "CRON_TZ=UTC 0 3 * * *"}, []string{"use neo4j-backup.io/timezone"}},
+		{"bad time zone", map[string]string{Timezone: "Mars/Olympus"}, []string{"not an IANA time zone"}},
+		{"destination without scheme", map[string]string{Destination: "bucket/prefix"}, []string{"write it as s3://bucket/prefix"}},
+		{"destination with bad bucket", map[string]string{Destination: "s3://My_Bucket"}, []string{"no valid bucket name"}},
+		{"endpoint with path", map[string]string{Endpoint: "https://s3.example.com/bucket"}, []string{"not an S3 endpoint"}},
+		{"from without port", map[string]string{From: "neo4j-0.neo4j"}, []string{"not a list of host:port"}},
+		{"bad database", map[string]string{Databases: "neo4j,1st"}, []string{`"1st" is not a Neo4j database name`}},
+		{"bad keep", map[string]string{Keep: "7 days"}, []string{"neither a count (24) nor an age (7d, 36h)"}},
+		{"zero keep", map[string]string{Keep: "0"}, []string{"neither a count"}},
+		{"bad size", map[string]string{VolumeSize: "lots"}, []string{"not a size"}},
+		{"bad bool", map[string]string{Suspend: "yes"}, []string{"must be true or false"}},
+		{"access key", map[string]string{CredentialsSecret: "AKIAIOSFODNN7EXAMPLE"}, []string{"looks like it holds a credential"}},
+		{"secret key", map[string]string{Region: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, []string{"looks like it holds a credential"}},
+		{"password in URL", map[string]string{Endpoint: "https://user:hunter2@s3.example.com"}, []string{"looks like it holds a credential"}},
+		{"several problems, all reported", map[string]string{Keep: "x", Suspend: "y"}, []string{"keep", "suspend"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ValidateNamespace(tt.annotations)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d problems %q, want %d like %q", len(got), got, len(tt.want), tt.want)
+			}
+			for i := range got {
+				if !strings.Contains(got[i], tt.want[i]) {
+					t.Errorf("problem %d = %q, want it to say %q", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestValidateStatefulSet(t *testing.T) {
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		want        string // substring of the only problem; empty for none
+	}{
+		{"backup ID", map[string]string{Restore: "2021-11-11T10:00:00Z"}, ""},
+		{"time with offset", map[string]string{Restore: "2021-11-11T12:00:00+02:00"}, ""},
+		{"latest, fetch mode, own store", map[string]string{Restore: "latest", RestoreMode: "fetch", RestoreFrom: "s3://old/x/ns/sts", Endpoint: "s3.example.com", CredentialsSecret: "c"}, ""},
+		{"legacy folder", map[string]string{Restore: "11Nov2021-10:00:00"}, ""},
+		{"restore databases", map[string]string{Restore: "latest", RestoreDatabases: "neo4j, movies"}, ""},
+		{"bad time", map[string]string{Restore: "2021-11-11 10:00"}, "is not a backup ID, an RFC 3339 time or latest"},
+		{"bad mode", map[string]string{RestoreMode: "both"}, "must be restore or fetch"},
+		{"schedule belongs on the namespace", map[string]string{Schedule: "@daily"}, "does not belong on a StatefulSet; put it on the Namespace"},
+		{"typo", map[string]string{"neo4j-backup.io/restor": "latest"}, "did you mean neo4j-backup.io/restore?"},
+		{"status set by hand", map[string]string{RestoreStatus: "done"}, "is written by neo4j-backup on pods"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ValidateStatefulSet(tt.annotations)
+			switch {
+			case tt.want == "" && len(got) > 0:
+				t.Errorf("got problems %q, want none", got)
+			case tt.want != "" && (len(got) != 1 || !strings.Contains(got[0], tt.want)):
+				t.Errorf("got %q, want one problem saying %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadRestorePrecedence(t *testing.T) {
+	ns := map[string]string{Destination: "s3://ns-bucket/backups", Endpoint: "ns.example.com", Region: "ns-1", CredentialsSecret: "ns-creds"}
+	pod := map[string]string{Restore: "latest", Endpoint: "pod.example.com", CredentialsSecret: "pod-creds"}
+	s, err := ReadRestore(pod, ns, "team", "graph", "s3://server-default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.From.String() != "s3://ns-bucket/backups/team/graph" || s.Endpoint != "pod.example.com" || s.Region != "ns-1" || s.CredentialsSecret != "pod-creds" || s.Mode != ModeRestore {
+		t.Errorf("got %+v; want the StatefulSet's endpoint and Secret, the namespace's region and destination, mode restore", s)
+	}
+	s, err = ReadRestore(map[string]string{Restore: "latest"}, nil, "team", "graph", "s3://server-default/root/")
+	if err != nil || s.From.String() != "s3://server-default/root/team/graph" {
+		t.Errorf("with no namespace destination got %v, %v; want the server default s3://server-default/root/team/graph", s.From, err)
+	}
+}

@@ -1,0 +1,140 @@
+package webhook
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	jsonpatchapply "github.com/evanphx/json-patch/v5"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// podCase is one file under testdata/pods: a pod, its namespace's
+// annotations, and optionally the server's settings.
+type podCase struct {
+	Namespace map[string]string `json:"namespace"`
+	Server    *struct {
+		DefaultDestination string `json:"defaultDestination"`
+	} `json:"server"`
+	Pod corev1.Pod `json:"pod"`
+}
+
+// podResult is what a case's .golden.yaml holds: the patch and the pod it
+// makes, or the denial.
+type podResult struct {
+	Denied string            `json:"denied,omitempty"`
+	Patch  []json.RawMessage `json:"patch,omitempty"`
+	Pod    *corev1.Pod       `json:"pod,omitempty"`
+}
+
+const testImage = "ghcr.io/neo4j-backup/neo4j-backup:test"
+
+// TestInjectPodFixtures runs every case under testdata/pods and compares the
+// patch and the patched pod with its golden file; then runs the patched pod
+// through again to prove a second pass changes nothing.
+func TestInjectPodFixtures(t *testing.T) {
+	files, err := filepath.Glob("testdata/pods/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases int
+	for _, file := range files {
+		if strings.HasSuffix(file, ".golden.yaml") {
+			continue
+		}
+		cases++
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
+			c := readPodCase(t, file)
+			cfg := Config{Image: testImage, DefaultDestination: "s3://cluster-default/neo4j"}
+			if c.Server != nil {
+				cfg.DefaultDestination = c.Server.DefaultDestination
+			}
+			got := podResult{}
+			ops, err := InjectPod(&c.Pod, c.Namespace, c.Pod.Namespace, cfg)
+			if err != nil {
+				got.Denied = err.Error()
+			} else {
+				patched := applyPatch(t, &c.Pod, ops)
+				for _, op := range ops {
+					raw, _ := json.Marshal(op)
+					got.Patch = append(got.Patch, raw)
+				}
+				got.Pod = patched
+
+				again, err := InjectPod(patched, c.Namespace, c.Pod.Namespace, cfg)
+				if err != nil || len(again) != 0 {
+					t.Errorf("second pass over the injected pod: patch %v, error %v; want neither", again, err)
+				}
+			}
+			compareGolden(t, strings.TrimSuffix(file, ".yaml")+".golden.yaml", got)
+		})
+	}
+	if cases < 10 {
+		t.Fatalf("found %d cases under testdata/pods, want at least 10", cases)
+	}
+}
+
+func readPodCase(t testing.TB, file string) podCase {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c podCase
+	if err := yaml.UnmarshalStrict(raw, &c); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return c
+}
+
+func applyPatch(t testing.TB, pod *corev1.Pod, ops any) *corev1.Pod {
+	t.Helper()
+	doc, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawOps, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := jsonpatchapply.DecodePatch(rawOps)
+	if err != nil {
+		t.Fatalf("the patch is not a JSON patch: %v", err)
+	}
+	out, err := patch.Apply(doc)
+	if err != nil {
+		t.Fatalf("applying the patch: %v\npatch: %s", err, rawOps)
+	}
+	var patched corev1.Pod
+	if err := json.Unmarshal(out, &patched); err != nil {
+		t.Fatal(err)
+	}
+	return &patched
+}
+
+func compareGolden(t *testing.T, file string, got any) {
+	t.Helper()
+	out, err := yaml.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(file, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v; run go test ./webhook -run %s -update to write it, then read it", err, t.Name())
+	}
+	if string(want) != string(out) {
+		t.Errorf("%s differs from what the webhook makes now; if the change is meant, run with -update and review the diff.\ngot:\n%s", file, out)
+	}
+}
