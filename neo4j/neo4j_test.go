@@ -1,0 +1,106 @@
+package neo4j
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseImage(t *testing.T) {
+	tests := []struct {
+		ref        string
+		want       string
+		enterprise bool
+		err        string
+	}{
+		{"neo4j:4.2.8-enterprise", "4.2.8", true, ""},
+		{"neo4j:5.26.0-enterprise", "5.26.0", true, ""},
+		{"neo4j:5-enterprise", "5.0.0", true, ""},
+		{"docker.io/library/neo4j:2025.06.0-enterprise", "2025.6.0", true, ""},
+		{"registry.example.com/mirror/neo4j-enterprise:2025.06.0@sha256:abc", "2025.6.0", true, ""},
+		{"neo4j:5.26.0", "5.26.0", false, ""},
+		{"neo4j:5.26.0-community", "5.26.0", false, ""},
+		{"neo4j", "", false, "has no version tag"},
+		{"neo4j:latest", "", false, "has no version tag"},
+		{"neo4j:3.5.35-enterprise", "", false, "is not supported"},
+	}
+	for _, tt := range tests {
+		img, err := ParseImage(tt.ref)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParseImage(%q) error = %v, want one saying %q", tt.ref, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || img.Version.String() != tt.want || img.Enterprise != tt.enterprise {
+			t.Errorf("ParseImage(%q) = %v enterprise=%v, %v; want %s enterprise=%v", tt.ref, img.Version, img.Enterprise, err, tt.want, tt.enterprise)
+		}
+	}
+}
+
+func TestCommands(t *testing.T) {
+	v := func(s string) Version {
+		ver, err := ParseVersion(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ver
+	}
+	join := func(cmds [][]string) string {
+		var lines []string
+		for _, c := range cmds {
+			lines = append(lines, strings.Join(c, " "))
+		}
+		return strings.Join(lines, "\n")
+	}
+	from := []string{"core-0:6362", "core-1:6362"}
+	dbs := []string{"neo4j", "system"}
+	tests := []struct{ name, got, want string }{
+		{"4.1 backup, one per database, first address",
+			join(BackupCommands(v("4.1.12"), from, "/backup", dbs)),
+			"neo4j-admin backup --from=core-0:6362 --backup-dir=/backup --database=neo4j\nneo4j-admin backup --from=core-0:6362 --backup-dir=/backup --database=system"},
+		{"5.15 backup, one per database",
+			join(BackupCommands(v("5.15.0"), from, "/backup", dbs)),
+			"neo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup neo4j\nneo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup system"},
+		{"5.16 backup, one call",
+			join(BackupCommands(v("5.16.0"), from, "/backup", dbs)),
+			"neo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup neo4j system"},
+		{"calendar backup, one call",
+			join(BackupCommands(v("2025.06.0"), from, "/backup", dbs)),
+			"neo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup neo4j system"},
+		{"4.0 restore has no --expand-commands",
+			strings.Join(RestoreCommand(v("4.0.0"), "/plugins/b/neo4j", "neo4j", true), " "),
+			"neo4j-admin restore --from=/plugins/b/neo4j --database=neo4j --force"},
+		{"4.2 restore with command expansion",
+			strings.Join(RestoreCommand(v("4.2.8"), "/plugins/b/neo4j", "neo4j", true), " "),
+			"neo4j-admin restore --from=/plugins/b/neo4j --database=neo4j --force --expand-commands"},
+		{"5.x restore",
+			strings.Join(RestoreCommand(v("5.26.0"), "/p/neo4j-2025-01-01T00-00-00.backup", "neo4j", false), " "),
+			"neo4j-admin database restore --from-path=/p/neo4j-2025-01-01T00-00-00.backup --overwrite-destination=true neo4j"},
+		{"4.x unbind", strings.Join(UnbindCommand(v("4.4.0"), false), " "), "neo4j-admin unbind"},
+		{"5.x unbind", strings.Join(UnbindCommand(v("5.26.0"), true), " "), "neo4j-admin server unbind --expand-commands"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestDatabaseOf(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		isDir bool
+		want  string
+		ok    bool
+	}{
+		{"neo4j", true, "neo4j", true},
+		{"neo4j-2025-01-31T10-00-00.backup", false, "neo4j", true},
+		{"my-db.v2-2025-01-31T10-00-00.backup", false, "my-db.v2", true},
+		{"manifest.json", false, "", false},
+	} {
+		got, ok := DatabaseOf(tt.name, tt.isDir)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("DatabaseOf(%q, %v) = %q, %v; want %q, %v", tt.name, tt.isDir, got, ok, tt.want, tt.ok)
+		}
+	}
+}
