@@ -1,0 +1,115 @@
+// Package restore is what the two injected init containers do inside a
+// Neo4j pod (SPEC §4 steps 3–4): the fetch side decides whether a restore is
+// due and stages the verified backup in /plugins with a plan; the restore
+// side runs neo4j-admin on it, writes the marker into the data volume and
+// removes what was staged.
+package restore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Marker is /data/.neo4j-backup/restored: which restore request a data
+// volume has already served.
+type Marker struct {
+	// Request is the restore annotation that was served (latest, a time, an
+	// ID) and From the place it was resolved against. A pod restarted with
+	// the same request restores nothing, even if `latest` now resolves to a
+	// newer backup: restoring it would throw away what was written since.
+	Request    string    `json:"request"`
+	From       string    `json:"from"`
+	BackupID   string    `json:"backupId"`
+	Databases  []string  `json:"databases"`
+	RestoredAt time.Time `json:"restoredAt"`
+}
+
+// Serves reports whether the marker already served the request at from.
+func (m *Marker) Serves(request, from string) bool {
+	return m != nil && m.Request == request && m.From == from
+}
+
+// ReadMarker reads the marker; a missing one is (nil, nil).
+func ReadMarker(path string) (*Marker, error) {
+	var m Marker
+	err := readJSON(path, &m)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the restore marker %s: %v; remove it to restore again", path, err)
+	}
+	return &m, nil
+}
+
+// Plan is what the fetch container leaves for the restore container in the
+// stage folder: the backup to restore, or that there is nothing to do.
+type Plan struct {
+	Request   string   `json:"request"`
+	From      string   `json:"from"`
+	BackupID  string   `json:"backupId,omitempty"`
+	Databases []string `json:"databases,omitempty"`
+	// Dir is the verified backup's folder inside the stage folder.
+	Dir string `json:"dir,omitempty"`
+	// Skip says the data volume already holds this restore.
+	Skip bool `json:"skip,omitempty"`
+	// Legacy says the backup had no manifest and was not verified.
+	Legacy bool `json:"legacy,omitempty"`
+}
+
+// PlanFile is the plan's name in the stage folder.
+const PlanFile = "plan.json"
+
+// ReadPlan reads the plan from the stage folder.
+func ReadPlan(stage string) (*Plan, error) {
+	var p Plan
+	if err := readJSON(filepath.Join(stage, PlanFile), &p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("nothing staged in %s: the %s container did not finish; see its log", stage, "neo4j-backup-fetch")
+		}
+		return nil, fmt.Errorf("reading the plan in %s: %v", stage, err)
+	}
+	return &p, nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// writeJSON writes v to path atomically: a reader sees the old file or the
+// whole new one, never a part.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
