@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/neo4j-backup/neo4j-backup/storage"
+)
+
+// s3Flags are the object store settings every transfer command takes. They
+// override the AWS environment (AWS_ENDPOINT_URL_S3, AWS_REGION, …), which
+// storage.Open reads for whatever is left empty.
+type s3Flags struct {
+	endpoint string
+	region   string
+	caFile   string
+	insecure bool
+	parallel int
+}
+
+// s3Retries is how many times a failing request is tried; 0 is minio-go's
+// default. Tests lower it so that an unreachable store fails fast.
+var s3Retries = 0
+
+const partSize = 16 << 20
+
+func addS3Flags(fs *flag.FlagSet) *s3Flags {
+	f := &s3Flags{}
+	fs.StringVar(&f.endpoint, "endpoint", "", "S3 endpoint: host[:port] for HTTPS, or an http:// or https:// URL (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3)")
+	fs.StringVar(&f.region, "region", "", "S3 region (default $AWS_REGION, else asked of the store)")
+	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of CA certificates to trust besides the system's (default $AWS_CA_BUNDLE)")
+	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification")
+	fs.IntVar(&f.parallel, "parallel", 8, "requests at once, across files and parts of 16 MiB")
+	return f
+}
+
+// open connects to the s3:// location given with flag --name.
+func (f *s3Flags) open(name, location string) (*storage.Store, error) {
+	if location == "" {
+		return nil, usagef("--%s s3://bucket/prefix is required", name)
+	}
+	loc, err := storage.ParseLocation(location)
+	if err != nil {
+		return nil, usagef("--%s: %v", name, err)
+	}
+	if f.parallel < 1 {
+		return nil, usagef("--parallel %d: give at least 1", f.parallel)
+	}
+	// Transfers hold up to parallel parts in memory; keep the heap near that
+	// instead of letting it grow to twice the peak between collections.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(f.parallel*partSize + 16<<20))
+	}
+	return storage.Open(loc, storage.Config{
+		Endpoint: f.endpoint,
+		Region:   f.region,
+		CAFile:   f.caFile,
+		Insecure: f.insecure,
+		Parallel: f.parallel,
+		PartSize: partSize,
+		Retries:  s3Retries,
+	})
+}
+
+// commaList splits "a, b,c" into its non-empty items.
+func commaList(s string) []string {
+	var items []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}

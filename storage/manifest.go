@@ -1,0 +1,88 @@
+package storage
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ManifestName is the object written last into every complete backup.
+const ManifestName = "manifest.json"
+
+// FormatVersion is the manifest format this code writes and reads.
+const FormatVersion = 1
+
+// Manifest describes a complete backup: what it holds and how to check it.
+type Manifest struct {
+	FormatVersion int            `json:"formatVersion"`
+	BackupID      string         `json:"backupId"`
+	StartTime     time.Time      `json:"startTime"`
+	EndTime       time.Time      `json:"endTime"`
+	Neo4jVersion  string         `json:"neo4jVersion,omitempty"`
+	Databases     []string       `json:"databases"`
+	Files         []ManifestFile `json:"files"`
+}
+
+// ManifestFile is one file of a backup; Path is relative, with forward slashes.
+type ManifestFile struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"` // lowercase hex
+}
+
+// Size is the total size of the backup's files.
+func (m *Manifest) Size() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Size
+	}
+	return n
+}
+
+// decodeManifest reads a manifest and refuses one that could not have been
+// written by Upload: a file path that leaves the backup folder would let a
+// manifest write anywhere on the machine that fetches it.
+func decodeManifest(data []byte, id string) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("manifest.json is not valid JSON: %v", err)
+	}
+	if m.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("manifest.json has format version %d; this neo4j-backup reads version %d, use a newer release", m.FormatVersion, FormatVersion)
+	}
+	if m.BackupID != id {
+		return nil, fmt.Errorf("manifest.json names backup %q but lies in folder %q", m.BackupID, id)
+	}
+	seen := make(map[string]bool, len(m.Files))
+	for _, f := range m.Files {
+		if !validFilePath(f.Path) {
+			return nil, fmt.Errorf("manifest.json lists file %q, which is not a plain relative path", f.Path)
+		}
+		if seen[f.Path] {
+			return nil, fmt.Errorf("manifest.json lists file %q twice", f.Path)
+		}
+		seen[f.Path] = true
+		if f.Size < 0 || len(f.SHA256) != 64 {
+			return nil, fmt.Errorf("manifest.json has a bad size or checksum for file %q", f.Path)
+		}
+	}
+	return &m, nil
+}
+
+func encodeManifest(m *Manifest) ([]byte, error) {
+	slices.SortFunc(m.Files, func(a, b ManifestFile) int { return strings.Compare(a.Path, b.Path) })
+	return json.MarshalIndent(m, "", "  ")
+}
+
+// validFilePath accepts a file of a backup: a plain relative path that is
+// not the manifest itself.
+func validFilePath(p string) bool { return plainRelativePath(p) && p != ManifestName }
+
+// plainRelativePath accepts a clean relative slash path that stays inside
+// its folder.
+func plainRelativePath(p string) bool {
+	return p != "" && path.Clean(p) == p && !path.IsAbs(p) && p != ".." && !strings.HasPrefix(p, "../")
+}

@@ -1,0 +1,26 @@
+package storage
+
+// Progress hears how a transfer goes; the command line draws a bar from it.
+// Its methods are called from several goroutines at once.
+type Progress interface {
+	// Begin is called once, before any bytes move.
+	Begin(files int, bytes int64)
+	// Transferred reports n more bytes moved; n is negative when a request
+	// is retried and its bytes will move again.
+	Transferred(n int64)
+	// FileDone reports a file stored (upload) or written and verified (fetch).
+	FileDone(path string)
+}
+
+type noProgress struct{}
+
+func (noProgress) Begin(int, int64)  {}
+func (noProgress) Transferred(int64) {}
+func (noProgress) FileDone(string)   {}
+
+func progressOrNone(p Progress) Progress {
+	if p == nil {
+		return noProgress{}
+	}
+	return p
+}

@@ -1,0 +1,111 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Latest names the newest complete backup.
+const Latest = "latest"
+
+// Resolve finds the backup that at names: "latest", a backup ID, an RFC 3339
+// time (the newest complete backup at or before it), or a legacy folder name
+// (exactly). A complete backup comes with its manifest.
+func (s *Store) Resolve(ctx context.Context, at string) (Backup, error) {
+	backups, err := s.scan(ctx)
+	if err != nil {
+		return Backup{}, err
+	}
+	b, err := resolve(backups, at, s.loc)
+	if err != nil {
+		return Backup{}, err
+	}
+	if b.Status == Complete {
+		m, err := s.readManifest(ctx, b.ID)
+		if err != nil {
+			return Backup{}, err
+		}
+		b.Manifest, b.Size, b.Files, b.Databases = m, m.Size(), len(m.Files), m.Databases
+	}
+	return b, nil
+}
+
+// CheckRestorePoint tells whether at could name a backup: "latest", an RFC
+// 3339 time (a backup ID is one) or a legacy folder name. It asks no store,
+// so annotations and flags can be checked when they are written.
+func CheckRestorePoint(at string) error {
+	if at == Latest {
+		return nil
+	}
+	if _, err := time.Parse(time.RFC3339, at); err == nil {
+		return nil
+	}
+	if _, legacy, ok := parseFolderName(at); ok && legacy {
+		return nil
+	}
+	return fmt.Errorf(`%q is not "latest", a backup ID, a time such as 2021-11-11T10:00:00Z, or a legacy backup's name such as 11Nov2021-10:00:00`, at)
+}
+
+// resolve picks from backups (oldest first) the one that at names. It never
+// picks an incomplete backup, and a legacy one only by its exact name.
+func resolve(backups []Backup, at string, loc Location) (Backup, error) {
+	if err := CheckRestorePoint(at); err != nil {
+		return Backup{}, err
+	}
+	for _, b := range backups {
+		if b.ID != at {
+			continue
+		}
+		if b.Status == Incomplete {
+			return Backup{}, fmt.Errorf("backup %s in %s is incomplete (it has no manifest: its upload died or is still running); choose another, neo4j-backup list shows them", at, loc)
+		}
+		return b, nil
+	}
+	var before time.Time
+	if at != Latest {
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil { // a legacy name, and not found above
+			return Backup{}, fmt.Errorf("there is no backup named %s in %s; neo4j-backup list shows the backups there", at, loc)
+		}
+		before = t
+	}
+	for i := len(backups) - 1; i >= 0; i-- {
+		b := backups[i]
+		if b.Status == Complete && (before.IsZero() || !b.Time.After(before)) {
+			return b, nil
+		}
+	}
+	if before.IsZero() {
+		return Backup{}, fmt.Errorf("there is no complete backup in %s%s", loc, describeOthers(backups))
+	}
+	return Backup{}, fmt.Errorf("there is no complete backup at or before %s in %s%s", before.UTC().Format(IDLayout), loc, describeOthers(backups))
+}
+
+// describeOthers explains, for an error, what there is besides complete backups.
+func describeOthers(backups []Backup) string {
+	var complete, incomplete, legacy int
+	var oldest string
+	for _, b := range backups {
+		switch b.Status {
+		case Complete:
+			complete++
+			if oldest == "" {
+				oldest = b.ID
+			}
+		case Incomplete:
+			incomplete++
+		case Legacy:
+			legacy++
+		}
+	}
+	switch {
+	case complete > 0:
+		return fmt.Sprintf(" (the oldest complete backup is %s)", oldest)
+	case legacy > 0:
+		return fmt.Sprintf(" (%d incomplete, %d legacy: restore a legacy backup by its exact name, neo4j-backup list shows them)", incomplete, legacy)
+	case incomplete > 0:
+		return fmt.Sprintf(" (%d incomplete: their uploads died or are still running)", incomplete)
+	}
+	return " (it is empty; check the location)"
+}
