@@ -113,7 +113,7 @@ func fetchContainer(image string, s RestoreSettings, neo *corev1.Container, data
 		Args:                     args,
 		Env:                      append(subPathEnv(neo, data, plugins), credentialsEnv(s.CredentialsSecret)...),
 		VolumeMounts:             []corev1.VolumeMount{data, plugins},
-		Resources:                resources("100m", "128Mi", "1", "512Mi"),
+		Resources:                *fetchResources.DeepCopy(),
 		SecurityContext:          securityContext(true),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
@@ -142,7 +142,7 @@ func restoreContainer(s RestoreSettings, neo *corev1.Container, plugins corev1.V
 		Env:                      neo.Env,
 		EnvFrom:                  neo.EnvFrom,
 		VolumeMounts:             mounts,
-		Resources:                resources("100m", "512Mi", "2", "2Gi"),
+		Resources:                *restoreResources.DeepCopy(),
 		SecurityContext:          securityContext(false),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
@@ -164,6 +164,13 @@ func securityContext(readOnlyRoot bool) *corev1.SecurityContext {
 		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
 }
+
+// Requests and limits of the injected containers: the fetch streams with a
+// bounded buffer; neo4j-admin restore wants a heap.
+var (
+	fetchResources   = resources("100m", "128Mi", "1", "512Mi")
+	restoreResources = resources("100m", "512Mi", "2", "2Gi")
+)
 
 func resources(cpuRequest, memRequest, cpuLimit, memLimit string) corev1.ResourceRequirements {
 	return corev1.ResourceRequirements{
@@ -219,18 +226,26 @@ func subPathEnv(neo *corev1.Container, mounts ...corev1.VolumeMount) []corev1.En
 	return env
 }
 
-// findNeo4jContainer picks the container running Neo4j: the one whose image
-// is neo4j or neo4j-enterprise, else the one named neo4j.
-func findNeo4jContainer(pod *corev1.Pod) (*corev1.Container, error) {
-	for i := range pod.Spec.Containers {
-		if repo := imageName(pod.Spec.Containers[i].Image); repo == "neo4j" || repo == "neo4j-enterprise" {
-			return &pod.Spec.Containers[i], nil
+// Neo4jContainer picks the container of a pod spec that runs Neo4j: the one
+// whose image is neo4j or neo4j-enterprise, else the one named neo4j; nil if
+// there is none. The backup reconciler finds Neo4j StatefulSets with it.
+func Neo4jContainer(spec *corev1.PodSpec) *corev1.Container {
+	for i := range spec.Containers {
+		if repo := imageName(spec.Containers[i].Image); repo == "neo4j" || repo == "neo4j-enterprise" {
+			return &spec.Containers[i]
 		}
 	}
-	for i := range pod.Spec.Containers {
-		if pod.Spec.Containers[i].Name == "neo4j" {
-			return &pod.Spec.Containers[i], nil
+	for i := range spec.Containers {
+		if spec.Containers[i].Name == "neo4j" {
+			return &spec.Containers[i]
 		}
+	}
+	return nil
+}
+
+func findNeo4jContainer(pod *corev1.Pod) (*corev1.Container, error) {
+	if c := Neo4jContainer(&pod.Spec); c != nil {
+		return c, nil
 	}
 	return nil, fmt.Errorf("pod has %s but no Neo4j container (image neo4j or neo4j-enterprise, or a container named neo4j); name the Neo4j container neo4j or remove the annotation", Restore)
 }
@@ -289,7 +304,7 @@ func appendOp(arrayPath string, n int, value any) jsonpatch.Operation {
 	return jsonpatch.Operation{Operation: "add", Path: arrayPath + "/-", Value: value}
 }
 
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // escape makes a map key a JSON pointer token (RFC 6901).
-func escape(key string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
-}
+func escape(key string) string { return pointerEscaper.Replace(key) }

@@ -12,11 +12,13 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/neo4j-backup/neo4j-backup/backup"
 	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
@@ -70,13 +72,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return mgr.Start(ctx)
 }
 
-// newManager wires the webhook server and its cache into a manager.
+// newManager wires the webhook server, the backup reconciler and their cache
+// into a manager.
 func newManager(o serveOptions) (ctrl.Manager, error) {
 	loading := clientcmd.NewDefaultClientConfigLoadingRules()
 	loading.ExplicitPath = o.kubeconfig
 	restConfig, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("no Kubernetes API to talk to: %v; pass --kubeconfig or run in a pod", err)
+	}
+	// No client-side rate limit, as controller-runtime's own config loader
+	// does: the API server's priority and fairness limits us, and client-go's
+	// default 5 requests a second would stretch a thousand backup namespaces
+	// to minutes.
+	if restConfig.QPS == 0 {
+		restConfig.QPS = -1
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -97,6 +107,8 @@ func newManager(o serveOptions) (ctrl.Manager, error) {
 		}),
 		// Secrets are never cached: the server only passes their names on.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		// The reconciler's CronJobs (by label) and StatefulSets (trimmed).
+		Cache: cache.Options{ByObject: backup.CacheByObject()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the manager: %w", err)
@@ -109,6 +121,9 @@ func newManager(o serveOptions) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("watching namespaces: %w", err)
 	}
 	webhook.Register(mgr.GetWebhookServer(), mgr.GetClient(), webhook.Config{Image: o.image, DefaultDestination: o.defaultDestination})
+	if err := backup.Setup(mgr, backup.Config{Image: o.image, DefaultDestination: o.defaultDestination}); err != nil {
+		return nil, fmt.Errorf("setting up the backup reconciler: %w", err)
+	}
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return nil, err
 	}
