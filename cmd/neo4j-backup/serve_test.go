@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -287,26 +288,18 @@ func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
 			Template:            corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: neo4jPodSpec()},
 		},
 	}
-	sts, err := kube.AppsV1().StatefulSets("cluster").Create(ctx, sts, metav1.CreateOptions{})
-	if err != nil {
+	if _, err := kube.AppsV1().StatefulSets("cluster").Create(ctx, sts, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// What `kubectl annotate statefulset graph neo4j-backup.io/restore=latest`
-	// and `kubectl scale --replicas=2` do: the metadata only, then the scale.
-	sts.Annotations = map[string]string{webhook.Restore: "latest"}
-	sts, err = kube.AppsV1().StatefulSets("cluster").Update(ctx, sts, metav1.UpdateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// and `kubectl scale --replicas=2` do: a merge patch of the metadata
+	// only, then the scale.
+	sts = annotate(t, kube, "cluster", "graph", `{"metadata":{"annotations":{"neo4j-backup.io/restore":"latest"}}}`)
 	if got := sts.Spec.Template.Annotations[webhook.Restore]; got != "latest" {
 		t.Fatalf("pod template annotation %s = %q after annotating the StatefulSet, want latest", webhook.Restore, got)
 	}
-	scale, err := kube.AppsV1().StatefulSets("cluster").GetScale(ctx, "graph", metav1.GetOptions{})
+	_, err := kube.AppsV1().StatefulSets("cluster").Patch(ctx, "graph", types.MergePatchType, []byte(`{"spec":{"replicas":2}}`), metav1.PatchOptions{}, "scale")
 	if err != nil {
-		t.Fatal(err)
-	}
-	scale.Spec.Replicas = 2
-	if _, err := kube.AppsV1().StatefulSets("cluster").UpdateScale(ctx, "graph", scale, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var pods *corev1.PodList
@@ -328,15 +321,7 @@ func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
 
 	// Removing the annotation from the StatefulSet removes it from the
 	// template, so pods made later restore nothing.
-	sts, err = kube.AppsV1().StatefulSets("cluster").Get(ctx, "graph", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	delete(sts.Annotations, webhook.Restore)
-	sts, err = kube.AppsV1().StatefulSets("cluster").Update(ctx, sts, metav1.UpdateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sts = annotate(t, kube, "cluster", "graph", `{"metadata":{"annotations":{"neo4j-backup.io/restore":null}}}`)
 	if got, ok := sts.Spec.Template.Annotations[webhook.Restore]; ok {
 		t.Errorf("pod template still has %s=%q after it was removed from the StatefulSet", webhook.Restore, got)
 	}
@@ -374,6 +359,16 @@ func TestServeDeniesBadAnnotations(t *testing.T) {
 	ns.Annotations = map[string]string{webhook.Schedule: "every night"}
 	_, err = kube.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
 	wantDenied(t, err, `neo4j-backup.io/schedule: "every night" is not a cron schedule`)
+}
+
+// annotate merge-patches a StatefulSet, as kubectl annotate does.
+func annotate(t *testing.T, kube *kubernetes.Clientset, ns, name, patch string) *appsv1.StatefulSet {
+	t.Helper()
+	sts, err := kube.AppsV1().StatefulSets(ns).Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatalf("patching StatefulSet %s with %s: %v", name, patch, err)
+	}
+	return sts
 }
 
 func wantDenied(t *testing.T, err error, message string) {
