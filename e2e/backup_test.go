@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/neo4j-backup/neo4j-backup/e2e/podrunner"
+)
+
+// TestScheduledBackupRoundTrip annotates a namespace with a schedule of
+// every minute: the reconciler stamps out the CronJob, the real cronjob
+// controller starts a Job, the job controller its pod, and the pod runner
+// runs it: the stand-in neo4j-admin backs the live server up and the upload
+// container puts it in S3 with its manifest. Then that backup is restored
+// into a new pod through the webhook and must equal the live server.
+func TestScheduledBackupRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, image := range []string{"neo4j:4.4.40-enterprise", "neo4j:2025.06.0-enterprise"} {
+		t.Run(image, func(t *testing.T) {
+			t.Parallel()
+			ns := "backup-" + strings.Split(strings.TrimPrefix(image, "neo4j:"), ".")[0]
+			w := newWorld(t, ns, map[string]string{"neo4j-backup.io/schedule": "* * * * *", "neo4j-backup.io/keep": "5"})
+			w.setLive("live "+image, "neo4j", "system")
+			w.createStatefulSet(image, nil)
+
+			pod := w.waitBackupPod()
+			results, err := w.runner.Run(context.Background(), pod.ObjectMeta, &pod.Spec, false)
+			if err != nil {
+				t.Fatalf("running the backup pod: %v", err)
+			}
+			for _, r := range results {
+				if r.ExitCode != 0 {
+					t.Fatalf("backup container %s exited %d: %s", r.Name, r.ExitCode, r.Message)
+				}
+			}
+			if names := resultNames(results); names != "neo4j-admin-backup,upload" {
+				t.Fatalf("ran %s, want neo4j-admin-backup then upload", names)
+			}
+
+			location := "s3://" + w.s3.Bucket + "/neo4j/" + ns + "/graph"
+			out, err := w.neo4jBackup("list", "--from", location, "-o", "json")
+			if err != nil {
+				t.Fatalf("list: %v: %s", err, out)
+			}
+			var listed []struct {
+				ID        string   `json:"id"`
+				Status    string   `json:"status"`
+				Databases []string `json:"databases"`
+			}
+			if err := json.Unmarshal([]byte(out), &listed); err != nil {
+				t.Fatalf("list -o json printed %q: %v", out, err)
+			}
+			if len(listed) != 1 || listed[0].Status != "complete" || strings.Join(listed[0].Databases, ",") != "neo4j,system" {
+				t.Fatalf("after the scheduled backup the store lists %+v; want one complete backup of neo4j and system", listed)
+			}
+
+			data := t.TempDir()
+			w.runner.Claims["data-graph-0"] = data
+			w.setLive("changed after the backup", "neo4j", "system")
+			restored := w.restore("latest")
+			w.runPod(restored, true, "")
+			wantStore(t, data, "live "+image+" neo4j")
+		})
+	}
+}
+
+// waitBackupPod waits for the CronJob, for the Job the cronjob controller
+// starts from it (within its first minute), and for the Job's pod.
+func (w *world) waitBackupPod() *corev1.Pod {
+	w.t.Helper()
+	var pod *corev1.Pod
+	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 150*time.Second, true, func(ctx context.Context) (bool, error) {
+		jobs, err := w.kube.BatchV1().Jobs(w.ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(jobs.Items) == 0 {
+			return false, nil
+		}
+		pods, err := w.kube.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + jobs.Items[0].Name})
+		if err != nil || len(pods.Items) == 0 {
+			return false, nil
+		}
+		pod = &pods.Items[0]
+		return true, nil
+	})
+	if err != nil {
+		cronJob, cjErr := w.kube.BatchV1().CronJobs(w.ns).Get(context.Background(), "neo4j-backup", metav1.GetOptions{})
+		events, _ := w.kube.CoreV1().Events("").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + w.ns})
+		w.t.Fatalf("no backup pod within 150 s; CronJob: %v (%v); namespace events: %v", cronJob.Status, cjErr, eventMessages(events))
+	}
+	return pod
+}
+
+func eventMessages(events *corev1.EventList) []string {
+	var out []string
+	if events != nil {
+		for _, e := range events.Items {
+			out = append(out, e.Reason+": "+e.Message)
+		}
+	}
+	return out
+}
+
+func resultNames(results []podrunner.Result) string {
+	var names []string
+	for _, r := range results {
+		names = append(names, r.Name)
+	}
+	return strings.Join(names, ",")
+}

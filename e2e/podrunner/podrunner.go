@@ -1,0 +1,322 @@
+// Package podrunner plays the kubelet for the end-to-end tests and the demo,
+// where no container runtime exists: given a pod spec from the real API (a
+// Job's pod template, or a pod the webhook injected), it runs the containers
+// in order as local processes, each in its own mount namespace with the
+// pod's volumes bind-mounted at their mount paths, so the programs see the
+// same paths they would in the pod. This image's containers run the
+// neo4j-backup binary under test; a Neo4j image's run with the stand-in
+// neo4j-admin first on PATH. Anything it cannot map faithfully (another
+// image, a volume type it does not know, an env source it cannot resolve)
+// makes it fail rather than guess.
+package podrunner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/neo4j-backup/neo4j-backup/neo4j"
+)
+
+// Runner runs pods of one namespace's objects.
+type Runner struct {
+	Kube kubernetes.Interface
+	// Image is this project's image, run as Binary.
+	Image  string
+	Binary string
+	// StandinDir holds the stand-in neo4j-admin; Neo4j images run with it
+	// first on PATH, NEO4J_STANDIN_VERSION set from the image tag, and
+	// StandinEnv added.
+	StandinDir string
+	StandinEnv []string
+	// Claims maps a PersistentVolumeClaim name to the folder standing for
+	// it; it outlives the pod, as a claim does. Other volumes (emptyDir,
+	// generic ephemeral) get a fresh folder per pod.
+	Claims map[string]string
+	// Env is added to every container: the S3 CA file and the like that a
+	// real node would provide through its image.
+	Env []string
+	// Log receives every container's output.
+	Log io.Writer
+	// Timeout bounds each container; default two minutes.
+	Timeout time.Duration
+}
+
+// Result is how one container ended.
+type Result struct {
+	Name     string
+	ExitCode int
+	// Message is the container's termination message: its last line of
+	// output, as terminationMessagePolicy FallbackToLogsOnError gives.
+	Message string
+}
+
+// Run runs the pod's init containers in order and, unless initOnly, then its
+// containers in order, stopping at the first that fails, as the kubelet does
+// with restartPolicy Never. A container that fails is reported in the
+// results, not as an error; the error is for what could not be run at all.
+func (r *Runner) Run(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.PodSpec, initOnly bool) ([]Result, error) {
+	scratch, err := os.MkdirTemp("", "podrunner-"+meta.Name+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	volumes, err := r.volumes(spec, scratch)
+	if err != nil {
+		return nil, err
+	}
+	containers := append([]corev1.Container(nil), spec.InitContainers...)
+	if !initOnly {
+		containers = append(containers, spec.Containers...)
+	}
+	var results []Result
+	for i := range containers {
+		res, err := r.runContainer(ctx, meta, &containers[i], volumes)
+		if err != nil {
+			return results, fmt.Errorf("container %s: %w", containers[i].Name, err)
+		}
+		results = append(results, res)
+		if res.ExitCode != 0 {
+			break
+		}
+	}
+	return results, nil
+}
+
+// volumes maps each volume name to a host folder.
+func (r *Runner) volumes(spec *corev1.PodSpec, scratch string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range spec.Volumes {
+		switch {
+		case v.PersistentVolumeClaim != nil:
+			dir, ok := r.Claims[v.PersistentVolumeClaim.ClaimName]
+			if !ok {
+				return nil, fmt.Errorf("volume %s: no folder stands for claim %s", v.Name, v.PersistentVolumeClaim.ClaimName)
+			}
+			out[v.Name] = dir
+		case v.EmptyDir != nil, v.Ephemeral != nil:
+			dir := filepath.Join(scratch, "volumes", v.Name)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+			out[v.Name] = dir
+		default:
+			// Left unmapped: a container that mounts it fails below.
+		}
+	}
+	return out, nil
+}
+
+func (r *Runner) runContainer(ctx context.Context, meta metav1.ObjectMeta, c *corev1.Container, volumes map[string]string) (Result, error) {
+	env, err := r.env(ctx, meta, c)
+	if err != nil {
+		return Result{}, err
+	}
+	var argv []string
+	switch {
+	case c.Image == r.Image:
+		if len(c.Command) > 0 {
+			return Result{}, fmt.Errorf("image %s runs its entrypoint; a command %v cannot be mapped", c.Image, c.Command)
+		}
+		argv = append([]string{r.Binary}, c.Args...)
+	case isNeo4jImage(c.Image):
+		img, err := neo4j.ParseImage(c.Image)
+		if err != nil {
+			return Result{}, err
+		}
+		if len(c.Command) == 0 {
+			return Result{}, fmt.Errorf("image %s would start Neo4j itself, which cannot run here", c.Image)
+		}
+		argv = append(append([]string(nil), c.Command...), c.Args...)
+		env = append(env, "PATH="+r.StandinDir+":/usr/local/bin:/usr/bin:/bin", "NEO4J_STANDIN_VERSION="+img.Version.String())
+		env = append(env, r.StandinEnv...)
+	default:
+		return Result{}, fmt.Errorf("image %s cannot run here: only %s and Neo4j images can", c.Image, r.Image)
+	}
+	if !hasEnv(env, "PATH") {
+		env = append(env, "PATH=/usr/local/bin:/usr/bin:/bin")
+	}
+	env = append(env, r.Env...)
+	argv = expand(argv, env)
+
+	mounts, err := mountScript(c, volumes, env)
+	if err != nil {
+		return Result{}, err
+	}
+	timeout := r.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// unshare gives the process its own mount namespace; the script mounts
+	// the volumes there and execs the container's program.
+	cmd := exec.CommandContext(ctx, "/usr/bin/unshare", append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-ec", mounts + `exec "$@"`, "sh"}, argv...)...)
+	cmd.Env = env
+	cmd.Dir = "/"
+	var tail bytes.Buffer
+	out := io.Writer(&tail)
+	if r.Log != nil {
+		fmt.Fprintf(r.Log, "--- %s/%s: %s\n", meta.Name, c.Name, strings.Join(argv, " "))
+		out = io.MultiWriter(r.Log, &tail)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	res := Result{Name: c.Name, Message: lastLine(tail.String())}
+	if err != nil {
+		exit, ok := err.(*exec.ExitError)
+		if !ok {
+			return Result{}, err
+		}
+		res.ExitCode = exit.ExitCode()
+		if ctx.Err() != nil {
+			res.Message = "timed out after " + timeout.String()
+		}
+	}
+	return res, nil
+}
+
+// mountScript bind-mounts each volume mount, parents first, read-only where
+// the mount says so.
+func mountScript(c *corev1.Container, volumes map[string]string, env []string) (string, error) {
+	mounts := append([]corev1.VolumeMount(nil), c.VolumeMounts...)
+	sort.SliceStable(mounts, func(i, j int) bool {
+		return len(path.Clean(mounts[i].MountPath)) < len(path.Clean(mounts[j].MountPath))
+	})
+	var b strings.Builder
+	for _, m := range mounts {
+		host, ok := volumes[m.Name]
+		if !ok {
+			return "", fmt.Errorf("volume %s (mounted at %s) is of a kind that cannot be mapped here", m.Name, m.MountPath)
+		}
+		sub := m.SubPath
+		if m.SubPathExpr != "" {
+			sub = expand([]string{m.SubPathExpr}, env)[0]
+		}
+		if sub != "" {
+			host = filepath.Join(host, sub)
+			if err := os.MkdirAll(host, 0o755); err != nil {
+				return "", err
+			}
+		}
+		target := path.Clean(m.MountPath)
+		fmt.Fprintf(&b, "mkdir -p %s && mount --bind %s %s\n", quote(target), quote(host), quote(target))
+		if m.ReadOnly {
+			fmt.Fprintf(&b, "mount -o remount,bind,ro %s\n", quote(target))
+		}
+	}
+	return b.String(), nil
+}
+
+// env resolves the container's environment as the kubelet would.
+func (r *Runner) env(ctx context.Context, meta metav1.ObjectMeta, c *corev1.Container) ([]string, error) {
+	var env []string
+	for _, from := range c.EnvFrom {
+		switch {
+		case from.ConfigMapRef != nil:
+			cm, err := r.Kube.CoreV1().ConfigMaps(meta.Namespace).Get(ctx, from.ConfigMapRef.Name, metav1.GetOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("envFrom configMap %s: %v", from.ConfigMapRef.Name, err)
+			}
+			for k, v := range cm.Data {
+				env = append(env, from.Prefix+k+"="+v)
+			}
+		case from.SecretRef != nil:
+			s, err := r.Kube.CoreV1().Secrets(meta.Namespace).Get(ctx, from.SecretRef.Name, metav1.GetOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("envFrom secret %s: %v", from.SecretRef.Name, err)
+			}
+			for k, v := range s.Data {
+				env = append(env, from.Prefix+k+"="+string(v))
+			}
+		}
+	}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env = append(env, e.Name+"="+expand([]string{e.Value}, env)[0])
+		case e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			s, err := r.Kube.CoreV1().Secrets(meta.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			optional := ref.Optional != nil && *ref.Optional
+			switch {
+			case err == nil && s.Data[ref.Key] != nil:
+				env = append(env, e.Name+"="+string(s.Data[ref.Key]))
+			case optional:
+			case err != nil:
+				return nil, fmt.Errorf("env %s: secret %s: %v", e.Name, ref.Name, err)
+			default:
+				return nil, fmt.Errorf("env %s: secret %s has no key %s", e.Name, ref.Name, ref.Key)
+			}
+		case e.ValueFrom.FieldRef != nil:
+			switch e.ValueFrom.FieldRef.FieldPath {
+			case "metadata.name":
+				env = append(env, e.Name+"="+meta.Name)
+			case "metadata.namespace":
+				env = append(env, e.Name+"="+meta.Namespace)
+			default:
+				return nil, fmt.Errorf("env %s: field %s cannot be mapped here", e.Name, e.ValueFrom.FieldRef.FieldPath)
+			}
+		default:
+			return nil, fmt.Errorf("env %s: this kind of valueFrom cannot be mapped here", e.Name)
+		}
+	}
+	return env, nil
+}
+
+var reference = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+
+// expand replaces $(VAR) with the variable's value, as Kubernetes does in
+// command, args and env values; an unknown variable stays as written.
+func expand(args []string, env []string) []string {
+	vals := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vals[k] = v
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = reference.ReplaceAllStringFunc(a, func(m string) string {
+			if v, ok := vals[m[2:len(m)-1]]; ok {
+				return v
+			}
+			return m
+		})
+	}
+	return out
+}
+
+func isNeo4jImage(image string) bool {
+	ref, _, _ := strings.Cut(image, "@")
+	name, _, _ := strings.Cut(path.Base(ref), ":")
+	return name == "neo4j" || name == "neo4j-enterprise"
+}
+
+func hasEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}

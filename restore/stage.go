@@ -1,0 +1,148 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/neo4j-backup/neo4j-backup/neo4j"
+	"github.com/neo4j-backup/neo4j-backup/storage"
+)
+
+// Store is what the fetch side needs of the object store.
+type Store interface {
+	Resolve(ctx context.Context, at string) (storage.Backup, error)
+	Fetch(ctx context.Context, at, dir string, opts storage.FetchOptions) (storage.Backup, string, error)
+}
+
+// StageOptions are what the fetch container is started with.
+type StageOptions struct {
+	At    string // the restore annotation
+	From  string // the location it is resolved against, as written
+	Stage string // the stage folder in /plugins
+	// Marker is the restore marker in the data volume (mounted read-only).
+	Marker string
+	// InstallSelf is where a copy of this binary goes, for the restore
+	// container that runs in the Neo4j image.
+	InstallSelf string
+	Progress    storage.Progress
+	Log         io.Writer
+}
+
+// Stage decides whether the data volume needs this restore and, if so,
+// fetches and verifies the backup into the stage folder; either way it
+// leaves a plan and this binary for the restore container. It never writes
+// to the data volume.
+//
+// A restore is not due when the marker shows the same request was served
+// already (decided before the store is asked, so a restarted pod starts
+// even while the store is unreachable), or when the request resolves to the
+// backup the volume already holds.
+func Stage(ctx context.Context, store Store, o StageOptions) (*Plan, error) {
+	marker, err := ReadMarker(o.Marker)
+	if err != nil {
+		return nil, err
+	}
+	// What an earlier attempt left is not trusted: start from nothing.
+	if err := os.RemoveAll(o.Stage); err != nil {
+		return nil, fmt.Errorf("clearing %s: %v", o.Stage, err)
+	}
+	if err := os.MkdirAll(o.Stage, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %v; is /plugins writable?", o.Stage, err)
+	}
+	plan := &Plan{Request: o.At, From: o.From}
+	switch {
+	case marker.Serves(o.At, o.From):
+		fmt.Fprintf(o.Log, "the data volume already holds backup %s, restored for %s on %s; nothing to fetch\n", marker.BackupID, o.At, marker.RestoredAt.Format("2006-01-02 15:04:05Z"))
+		plan.Skip, plan.BackupID = true, marker.BackupID
+	default:
+		b, err := store.Resolve(ctx, o.At)
+		if err != nil {
+			return nil, err
+		}
+		if marker != nil && marker.BackupID == b.ID {
+			fmt.Fprintf(o.Log, "%s is backup %s, which the data volume already holds; nothing to fetch\n", o.At, b.ID)
+			plan.Skip, plan.BackupID = true, b.ID
+			break
+		}
+		b, path, err := store.Fetch(ctx, b.ID, o.Stage, storage.FetchOptions{Progress: o.Progress})
+		if err != nil {
+			return nil, err
+		}
+		if b.Status == storage.Legacy {
+			fmt.Fprintf(o.Log, "warning: %s is a legacy backup without a manifest; its files were fetched unverified\n", b.ID)
+		}
+		plan.BackupID, plan.Dir, plan.Legacy = b.ID, filepath.Base(path), b.Status == storage.Legacy
+		plan.Databases = b.Databases
+		if len(plan.Databases) == 0 {
+			if plan.Databases, err = databasesIn(path); err != nil {
+				return nil, err
+			}
+		}
+		fmt.Fprintf(o.Log, "fetched and verified backup %s (%s) for %s\n", b.ID, joinOr(plan.Databases, "no database"), o.At)
+	}
+	if o.InstallSelf != "" {
+		if err := installSelf(o.InstallSelf); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeJSON(filepath.Join(o.Stage, PlanFile), plan); err != nil {
+		return nil, fmt.Errorf("writing the plan: %v", err)
+	}
+	return plan, nil
+}
+
+// databasesIn names the databases of a backup without a manifest by its
+// top-level entries: a 4.x folder per database, or 5.x artifacts.
+func databasesIn(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var dbs []string
+	for _, e := range entries {
+		if db, ok := neo4j.DatabaseOf(e.Name(), e.IsDir()); ok && !slices.Contains(dbs, db) {
+			dbs = append(dbs, db)
+		}
+	}
+	return dbs, nil
+}
+
+// installSelf copies the running binary to path, for the restore container.
+func installSelf(path string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	in, err := os.Open(self)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".partial"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
+	if err != nil {
+		return fmt.Errorf("copying neo4j-backup for the restore container: %v", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copying neo4j-backup for the restore container: %v", err)
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func joinOr(items []string, none string) string {
+	if len(items) == 0 {
+		return none
+	}
+	return fmt.Sprint(items)
+}
