@@ -5,7 +5,6 @@
 package controlplane
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/neo4j-backup/neo4j-backup/hack/toolcache"
 )
 
 // Options say what to start besides etcd and kube-apiserver.
@@ -144,41 +145,11 @@ func Assets() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, nil
 	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "tools.sh"), "control-plane")
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	dir, err := toolcache.Dir(ctx, "control-plane")
 	if err != nil {
-		return "", fmt.Errorf("building the control plane with hack/tools.sh control-plane failed: %v: %s; run it by hand or set KUBEBUILDER_ASSETS", err, lastLine(stderr.String()))
+		return "", fmt.Errorf("building the control plane: %v; run hack/tools.sh control-plane by hand or set KUBEBUILDER_ASSETS", err)
 	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-// repoRoot finds the folder holding go.mod above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "hack", "tools.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("hack/tools.sh not found above the working directory; set KUBEBUILDER_ASSETS to a folder with kube-apiserver, etcd and kube-controller-manager")
-		}
-		dir = parent
-	}
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+	return dir, nil
 }

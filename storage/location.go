@@ -44,6 +44,15 @@ func (l Location) String() string {
 	return "s3://" + l.Bucket + "/" + l.Prefix
 }
 
+// Join returns the location of a folder below this one.
+func (l Location) Join(elem ...string) Location {
+	parts := []string{}
+	if l.Prefix != "" {
+		parts = append(parts, l.Prefix)
+	}
+	return Location{Bucket: l.Bucket, Prefix: strings.Join(append(parts, elem...), "/")}
+}
+
 // folder is the key prefix of everything under the location, ending in a
 // slash unless the location is the bucket itself.
 func (l Location) folder() string {

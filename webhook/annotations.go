@@ -17,6 +17,8 @@ import (
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
 // Prefix starts every annotation and label key this project reads or writes.
@@ -229,47 +231,11 @@ func checkTimezone(v string) error {
 	return nil
 }
 
-// S3URL is an s3://bucket/prefix location.
-type S3URL struct {
-	Bucket string
-	Prefix string // without leading or trailing slash; may be empty
-}
-
-func (u S3URL) String() string {
-	if u.Prefix == "" {
-		return "s3://" + u.Bucket
-	}
-	return "s3://" + u.Bucket + "/" + u.Prefix
-}
-
-// Join returns the location with more path elements below its prefix.
-func (u S3URL) Join(elem ...string) S3URL {
-	parts := []string{}
-	if u.Prefix != "" {
-		parts = append(parts, u.Prefix)
-	}
-	parts = append(parts, elem...)
-	return S3URL{Bucket: u.Bucket, Prefix: strings.Join(parts, "/")}
-}
-
-var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+// S3URL is an s3://bucket/prefix location; storage owns its syntax.
+type S3URL = storage.Location
 
 // ParseS3URL reads an s3://bucket/prefix location.
-func ParseS3URL(v string) (S3URL, error) {
-	rest, ok := strings.CutPrefix(v, "s3://")
-	if !ok {
-		return S3URL{}, fmt.Errorf("%q is not an S3 location; write it as s3://bucket/prefix", v)
-	}
-	bucket, prefix, _ := strings.Cut(rest, "/")
-	if !bucketName.MatchString(bucket) {
-		return S3URL{}, fmt.Errorf("%q has no valid bucket name (3-63 lowercase letters, digits, dots, dashes); write it as s3://bucket/prefix", v)
-	}
-	prefix = strings.Trim(prefix, "/")
-	if strings.Contains(prefix, "//") || strings.ContainsAny(prefix, "?#") {
-		return S3URL{}, fmt.Errorf("%q has an empty path element or a query; write it as s3://bucket/prefix", v)
-	}
-	return S3URL{Bucket: bucket, Prefix: prefix}, nil
-}
+func ParseS3URL(v string) (S3URL, error) { return storage.ParseLocation(v) }
 
 func checkS3URL(v string) error {
 	_, err := ParseS3URL(v)
@@ -317,13 +283,9 @@ func checkDatabases(v string) error {
 	return nil
 }
 
-var keepPattern = regexp.MustCompile(`^([1-9][0-9]*)(d|h)?$`)
-
 func checkKeep(v string) error {
-	if !keepPattern.MatchString(v) {
-		return fmt.Errorf("%q is neither a count (24) nor an age (7d, 36h)", v)
-	}
-	return nil
+	_, err := storage.ParseKeep(v)
+	return err
 }
 
 func checkImage(v string) error {
@@ -384,18 +346,7 @@ func checkSecretName(v string) error {
 	return nil
 }
 
-// legacyFolder is how the old s3cmd CronJob named its folders: %d%b%Y-%H:%M:%S.
-var legacyFolder = regexp.MustCompile(`^[0-9]{2}[A-Z][a-z]{2}[0-9]{4}-[0-9]{2}:[0-9]{2}:[0-9]{2}$`)
-
-func checkRestoreAt(v string) error {
-	if v == "latest" || legacyFolder.MatchString(v) {
-		return nil
-	}
-	if _, err := time.Parse(time.RFC3339, v); err != nil {
-		return fmt.Errorf("%q is not a backup ID, an RFC 3339 time or latest; write it like 2021-11-11T10:00:00Z", v)
-	}
-	return nil
-}
+func checkRestoreAt(v string) error { return storage.CheckRestorePoint(v) }
 
 func checkMode(v string) error {
 	if v != ModeRestore && v != ModeFetch {

@@ -57,7 +57,7 @@ func TestPodInjectorDeniesWithTheReason(t *testing.T) {
 	c, raw := fixturePodJSON(t, "bad-restore-time")
 	h := NewPodInjector(namespaces{c.Pod.Namespace: c.Namespace}, Config{Image: testImage})
 	resp := h.Handle(context.Background(), podRequest(c.Pod.Namespace, raw))
-	if resp.Allowed || !strings.Contains(resp.Result.Message, `"yesterday" is not a backup ID`) {
+	if resp.Allowed || !strings.Contains(resp.Result.Message, `"yesterday" is not "latest", a backup ID`) {
 		t.Errorf("got allowed=%v message %q; want a denial naming the bad value", resp.Allowed, resp.Result.Message)
 	}
 }

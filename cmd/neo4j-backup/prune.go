@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/neo4j-backup/neo4j-backup/storage"
+	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
 func init() {
@@ -33,7 +34,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: commaList(*inUse), DryRun: *dryRun})
+	removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: webhook.SplitList(*inUse), DryRun: *dryRun})
 	verb := "removed"
 	if *dryRun {
 		verb = "would remove"

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"os"
 	"runtime/debug"
-	"strings"
 
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
@@ -62,15 +61,4 @@ func (f *s3Flags) open(name, location string) (*storage.Store, error) {
 		PartSize: partSize,
 		Retries:  s3Retries,
 	})
-}
-
-// commaList splits "a, b,c" into its non-empty items.
-func commaList(s string) []string {
-	var items []string
-	for _, item := range strings.Split(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			items = append(items, item)
-		}
-	}
-	return items
 }

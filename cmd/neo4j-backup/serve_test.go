@@ -350,7 +350,7 @@ func TestServeDeniesBadAnnotations(t *testing.T) {
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: neo4jPodSpec()},
 		},
 	}, metav1.CreateOptions{})
-	wantDenied(t, err, `neo4j-backup.io/restore: "yesterday" is not a backup ID, an RFC 3339 time or latest`)
+	wantDenied(t, err, `neo4j-backup.io/restore: "yesterday" is not "latest", a backup ID, a time such as 2021-11-11T10:00:00Z`)
 
 	ns, err := kube.CoreV1().Namespaces().Get(ctx, "denials", metav1.GetOptions{})
 	if err != nil {

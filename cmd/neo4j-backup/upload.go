@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/neo4j-backup/neo4j-backup/storage"
+	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
 func init() {
@@ -48,7 +49,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	progress := newTransferProgress(stderr, "uploading")
 	m, err := store.Upload(ctx, *from, storage.UploadOptions{
 		ID:           *id,
-		Databases:    commaList(*databases),
+		Databases:    webhook.SplitList(*databases),
 		Neo4jVersion: *neo4jVersion,
 		Progress:     progress,
 	})
@@ -60,7 +61,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *keep == "" {
 		return nil
 	}
-	removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: commaList(*inUse)})
+	removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: webhook.SplitList(*inUse)})
 	for _, b := range removed {
 		fmt.Fprintf(stderr, "pruned backup %s (%s)\n", b.ID, b.Status)
 	}

@@ -9,7 +9,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +25,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/neo4j-backup/neo4j-backup/hack/toolcache"
 )
 
 // Credentials every test server accepts.
@@ -266,10 +267,6 @@ func Binary(t testing.TB, name, envVar string) string {
 		binaries[name] = path
 		return path
 	}
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatalf("%s not found: %v; %s", name, err, howTo)
-	}
 	ctx := context.Background()
 	if deadline, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
 		if d, ok := deadline.Deadline(); ok {
@@ -278,34 +275,14 @@ func Binary(t testing.TB, name, envVar string) string {
 			defer cancel()
 		}
 	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "tools.sh"), name)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s not found: hack/tools.sh %s failed: %v\n%s\n%s", name, name, err, tail(stderr.Bytes(), 2000), howTo)
+	dir, err := toolcache.Dir(ctx, name)
+	if err != nil {
+		t.Fatalf("%s not found: %v; %s", name, err, howTo)
 	}
-	path := filepath.Join(strings.TrimSpace(stdout.String()), name)
+	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("%s not found at %s: %v; %s", name, path, err, howTo)
 	}
 	binaries[name] = path
 	return path
-}
-
-// repoRoot walks up from the working folder to the one holding hack/tools.sh.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "hack", "tools.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no hack/tools.sh above the working folder")
-		}
-		dir = parent
-	}
 }
