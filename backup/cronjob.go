@@ -28,6 +28,9 @@ const (
 	// the scratch volume, not its root, where a fresh filesystem keeps a
 	// lost+found that upload would take for a database.
 	backupDir = scratchPath + "/databases"
+	// startedAtFile holds the backup ID: the UTC time the backup started,
+	// written before neo4j-admin runs and read by the upload container.
+	startedAtFile = scratchPath + "/started-at"
 )
 
 // Labels on everything the reconciler makes (SPEC §2). The CronJob cache
@@ -109,11 +112,11 @@ func cronJob(s Settings) *batchv1.CronJob {
 	}
 }
 
-// backupScript is the init container's shell script: make the backup
-// folder, then run each neo4j-admin command of the image's version line,
-// stopping at the first that fails.
+// backupScript is the init container's shell script: note the time the
+// backup starts (its ID), make the backup folder, then run each neo4j-admin
+// command of the image's version line, stopping at the first that fails.
 func backupScript(v neo4j.Version, from, databases []string) string {
-	steps := []string{"mkdir -p " + backupDir}
+	steps := []string{"date -u +%Y-%m-%dT%H:%M:%SZ > " + startedAtFile, "mkdir -p " + backupDir}
 	for _, cmd := range neo4j.BackupCommands(v, from, backupDir, databases) {
 		words := make([]string, len(cmd))
 		for i, w := range cmd {
@@ -129,6 +132,7 @@ func backupScript(v neo4j.Version, from, databases []string) string {
 func uploadArgs(s Settings) []string {
 	args := []string{"upload",
 		"--from", backupDir,
+		"--id-file", startedAtFile,
 		"--to", s.To.String(),
 		"--databases", strings.Join(s.Databases, ","),
 		"--neo4j-version", s.Neo4jVersion.String(),

@@ -349,11 +349,11 @@ func TestReconcilerFollowsNamespaceAnnotations(t *testing.T) {
 	if cj.Spec.Schedule != "0 3 * * *" || ptr.Deref(cj.Spec.TimeZone, "") != "UTC" || ptr.Deref(cj.Spec.Suspend, true) || cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
 		t.Errorf("CronJob schedule %q timeZone %v suspend %v concurrency %s, want 0 3 * * *, UTC, false, Forbid", cj.Spec.Schedule, cj.Spec.TimeZone, cj.Spec.Suspend, cj.Spec.ConcurrencyPolicy)
 	}
-	wantScript := "mkdir -p /backup/databases && neo4j-admin database backup --from=graph.shop.svc:6362 --to-path=/backup/databases neo4j system"
+	wantScript := "date -u +%Y-%m-%dT%H:%M:%SZ > /backup/started-at && mkdir -p /backup/databases && neo4j-admin database backup --from=graph.shop.svc:6362 --to-path=/backup/databases neo4j system"
 	if admin := podSpec(cj).InitContainers[0]; admin.Name != AdminContainer || admin.Image != "neo4j:5.26.0-enterprise" || admin.Command[2] != wantScript {
 		t.Errorf("init container %s runs %q in %s, want %s running %q in neo4j:5.26.0-enterprise", admin.Name, admin.Command, admin.Image, AdminContainer, wantScript)
 	}
-	wantArgs := "upload --from /backup/databases --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 7d"
+	wantArgs := "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 7d"
 	if got := uploadArgsOf(cj); got != wantArgs {
 		t.Errorf("upload args:\n got %s\nwant %s", got, wantArgs)
 	}
@@ -383,7 +383,7 @@ func TestReconcilerFollowsNamespaceAnnotations(t *testing.T) {
 	// Changed annotations, and a restore naming a backup ID: updated.
 	annotate(t, kube, "Namespace", "", "shop", map[string]string{webhook.Keep: "24", webhook.Suspend: "true", webhook.Timezone: "Europe/Berlin"})
 	annotate(t, kube, "StatefulSet", "shop", "graph", map[string]string{webhook.Restore: "2021-11-11T10:00:00Z"})
-	wantArgs = "upload --from /backup/databases --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 24 --in-use 2021-11-11T10:00:00Z"
+	wantArgs = "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 24 --in-use 2021-11-11T10:00:00Z"
 	cj = waitCronJob(t, kube, "shop", "the CronJob updated to the new annotations", func(cj *batchv1.CronJob) bool {
 		return uploadArgsOf(cj) == wantArgs && ptr.Deref(cj.Spec.Suspend, false) && ptr.Deref(cj.Spec.TimeZone, "") == "Europe/Berlin"
 	})

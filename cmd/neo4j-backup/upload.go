@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/neo4j-backup/neo4j-backup/storage"
 	"github.com/neo4j-backup/neo4j-backup/webhook"
@@ -18,6 +20,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	from := fs.String("from", "", "folder that holds the backup (required)")
 	to := fs.String("to", "", "where backups go: s3://bucket/prefix (required)")
 	id := fs.String("id", "", "backup ID: the UTC time the backup started, like 2021-11-11T10:00:00Z (default now)")
+	idFile := fs.String("id-file", "", "read the backup ID from this file (the backup CronJob writes the start time there)")
 	databases := fs.String("databases", "", "comma list of the databases in the backup (default: inferred from the folder)")
 	neo4jVersion := fs.String("neo4j-version", "", "Neo4j version to record in the manifest")
 	keep := fs.String("keep", "", "then prune to this retention: a count (24) or an age (7d, 36h)")
@@ -28,6 +31,16 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *from == "" {
 		return usagef("--from DIR is required: the folder that holds the backup")
+	}
+	if *idFile != "" {
+		if *id != "" {
+			return usagef("give --id or --id-file, not both")
+		}
+		b, err := os.ReadFile(*idFile)
+		if err != nil {
+			return fmt.Errorf("reading the backup ID: %v; the backup step writes it before running neo4j-admin", err)
+		}
+		*id = strings.TrimSpace(string(b))
 	}
 	if *id != "" {
 		if _, err := storage.ParseID(*id); err != nil {
