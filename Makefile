@@ -30,6 +30,7 @@ demo:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./webhook/
+	$(SERVERS) go test -run '^$$' -bench Scale -benchtime 1x ./backup/
 
 bench-transfer:
 	bench/transfer.sh
