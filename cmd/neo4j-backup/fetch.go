@@ -40,8 +40,10 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	progress := newTransferProgress(stderr, "fetching")
 	if pod.enabled() {
-		err := pod.run(ctx, store, *from, *at, *to, progress, stdout, stderr)
-		progress.finish(err == nil)
+		skipped, err := pod.run(ctx, store, *from, *at, *to, progress, stdout, stderr)
+		if !skipped {
+			progress.finish(err == nil)
+		}
 		return err
 	}
 	b, path, err := store.Fetch(ctx, *at, *to, storage.FetchOptions{Progress: progress})

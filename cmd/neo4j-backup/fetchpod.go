@@ -19,20 +19,21 @@ type podFetch struct {
 
 func (p podFetch) enabled() bool { return p.marker != "" || p.installSelf != "" }
 
-func (p podFetch) run(ctx context.Context, store *storage.Store, from, at, to string, progress storage.Progress, stdout, stderr io.Writer) error {
+// run stages the backup; skipped says nothing was fetched.
+func (p podFetch) run(ctx context.Context, store *storage.Store, from, at, to string, progress storage.Progress, stdout, stderr io.Writer) (skipped bool, err error) {
 	if p.marker == "" || p.installSelf == "" {
-		return usagef("--skip-if-restored and --install-self go together: they are how the injected fetch container runs")
+		return false, usagef("--skip-if-restored and --install-self go together: they are how the injected fetch container runs")
 	}
 	plan, err := restore.Stage(ctx, store, restore.StageOptions{
 		At: at, From: from, Stage: to, Marker: p.marker, InstallSelf: p.installSelf, Progress: progress, Log: stderr,
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if plan.Skip {
 		fmt.Fprintln(stdout, "already restored:", plan.BackupID)
-		return nil
+		return true, nil
 	}
 	fmt.Fprintln(stdout, plan.BackupID)
-	return nil
+	return false, nil
 }
