@@ -89,18 +89,18 @@ func cronJob(s Settings) *batchv1.CronJob {
 								Image:                    s.Neo4jImage,
 								Command:                  []string{"/bin/sh", "-c", backupScript(s.Neo4jVersion, s.From, s.Databases)},
 								VolumeMounts:             []corev1.VolumeMount{{Name: scratchVolume, MountPath: scratchPath}},
-								Resources:                resources("500m", "1Gi", "2", "2Gi"),
-								SecurityContext:          hardened(false), // neo4j-admin writes logs and reports in its home
+								Resources:                webhook.Resources("500m", "1Gi", "2", "2Gi"),
+								SecurityContext:          webhook.SecurityContext(false), // neo4j-admin writes logs and reports in its home
 								TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 							}},
 							Containers: []corev1.Container{{
 								Name:                     UploadContainer,
 								Image:                    s.UploadImage,
 								Args:                     uploadArgs(s),
-								Env:                      credentialsEnv(s.CredentialsSecret),
+								Env:                      webhook.CredentialsEnv(s.CredentialsSecret),
 								VolumeMounts:             []corev1.VolumeMount{{Name: scratchVolume, MountPath: scratchPath, ReadOnly: true}},
-								Resources:                resources("100m", "128Mi", "1", "512Mi"),
-								SecurityContext:          hardened(true),
+								Resources:                webhook.Resources("100m", "128Mi", "1", "512Mi"),
+								SecurityContext:          webhook.SecurityContext(true),
 								TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 							}},
 							Volumes: []corev1.Volume{scratch(s.VolumeSize)},
@@ -169,54 +169,6 @@ func scratch(size string) corev1.Volume {
 			},
 		},
 	}}}
-}
-
-// credentialsEnv passes the S3 credentials as secretKeyRef env vars only;
-// without a Secret the standard AWS chain (workload identity) applies.
-func credentialsEnv(secret string) []corev1.EnvVar {
-	if secret == "" {
-		return nil
-	}
-	ref := func(key string, optional bool) corev1.EnvVar {
-		return corev1.EnvVar{Name: key, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: secret},
-			Key:                  key,
-			Optional:             ptr.To(optional),
-		}}}
-	}
-	return []corev1.EnvVar{
-		ref("AWS_ACCESS_KEY_ID", false),
-		ref("AWS_SECRET_ACCESS_KEY", false),
-		ref("AWS_SESSION_TOKEN", true),
-	}
-}
-
-// hardened is the securityContext of both containers (SPEC §8), which with
-// the pod's meets the restricted Pod Security Standard. This image's
-// container also gets a read-only root filesystem.
-func hardened(readOnlyRoot bool) *corev1.SecurityContext {
-	return &corev1.SecurityContext{
-		RunAsNonRoot:             ptr.To(true),
-		RunAsUser:                ptr.To[int64](webhook.NeoUID),
-		RunAsGroup:               ptr.To[int64](webhook.NeoUID),
-		AllowPrivilegeEscalation: ptr.To(false),
-		ReadOnlyRootFilesystem:   ptr.To(readOnlyRoot),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-	}
-}
-
-func resources(cpuRequest, memRequest, cpuLimit, memLimit string) corev1.ResourceRequirements {
-	return corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse(cpuRequest),
-			corev1.ResourceMemory: resource.MustParse(memRequest),
-		},
-		Limits: corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse(cpuLimit),
-			corev1.ResourceMemory: resource.MustParse(memLimit),
-		},
-	}
 }
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)

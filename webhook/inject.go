@@ -111,10 +111,10 @@ func fetchContainer(image string, s RestoreSettings, neo *corev1.Container, data
 		Image:                    image,
 		ImagePullPolicy:          corev1.PullIfNotPresent,
 		Args:                     args,
-		Env:                      append(subPathEnv(neo, data, plugins), credentialsEnv(s.CredentialsSecret)...),
+		Env:                      append(subPathEnv(neo, data, plugins), CredentialsEnv(s.CredentialsSecret)...),
 		VolumeMounts:             []corev1.VolumeMount{data, plugins},
 		Resources:                *fetchResources.DeepCopy(),
-		SecurityContext:          securityContext(true),
+		SecurityContext:          SecurityContext(true),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	return c
@@ -143,17 +143,17 @@ func restoreContainer(s RestoreSettings, neo *corev1.Container, plugins corev1.V
 		EnvFrom:                  neo.EnvFrom,
 		VolumeMounts:             mounts,
 		Resources:                *restoreResources.DeepCopy(),
-		SecurityContext:          securityContext(false),
+		SecurityContext:          SecurityContext(false),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 }
 
-// securityContext is the hardening of every container this project adds
+// SecurityContext is the hardening of every container this project adds
 // (SPEC §8): non-root as Neo4j's uid and gid, no privilege escalation, no
 // capabilities, the runtime's seccomp profile. Containers of this image also
 // get a read-only root filesystem; the Neo4j image's neo4j-admin writes to
 // its home, so the restore container does not.
-func securityContext(readOnlyRoot bool) *corev1.SecurityContext {
+func SecurityContext(readOnlyRoot bool) *corev1.SecurityContext {
 	return &corev1.SecurityContext{
 		RunAsNonRoot:             ptr.To(true),
 		RunAsUser:                ptr.To[int64](NeoUID),
@@ -168,11 +168,12 @@ func securityContext(readOnlyRoot bool) *corev1.SecurityContext {
 // Requests and limits of the injected containers: the fetch streams with a
 // bounded buffer; neo4j-admin restore wants a heap.
 var (
-	fetchResources   = resources("100m", "128Mi", "1", "512Mi")
-	restoreResources = resources("100m", "512Mi", "2", "2Gi")
+	fetchResources   = Resources("100m", "128Mi", "1", "512Mi")
+	restoreResources = Resources("100m", "512Mi", "2", "2Gi")
 )
 
-func resources(cpuRequest, memRequest, cpuLimit, memLimit string) corev1.ResourceRequirements {
+// Resources is the requests and limits of a container this project adds.
+func Resources(cpuRequest, memRequest, cpuLimit, memLimit string) corev1.ResourceRequirements {
 	return corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{
 			corev1.ResourceCPU:    resource.MustParse(cpuRequest),
@@ -185,9 +186,9 @@ func resources(cpuRequest, memRequest, cpuLimit, memLimit string) corev1.Resourc
 	}
 }
 
-// credentialsEnv passes the S3 credentials as secretKeyRef env vars only;
+// CredentialsEnv passes the S3 credentials as secretKeyRef env vars only;
 // without a Secret the standard AWS chain (workload identity) applies.
-func credentialsEnv(secret string) []corev1.EnvVar {
+func CredentialsEnv(secret string) []corev1.EnvVar {
 	if secret == "" {
 		return nil
 	}
