@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -19,6 +23,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/neo4j-backup/neo4j-backup/backup"
+	"github.com/neo4j-backup/neo4j-backup/certs"
 	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
@@ -32,6 +37,14 @@ type serveOptions struct {
 	webhookHost        string
 	webhookPort        int
 	certDir            string
+	certMode           string
+	namespace          string
+	certSecret         string
+	serviceName        string
+	extraSANs          []string
+	webhookConfigName  string
+	certValidity       time.Duration
+	caValidity         time.Duration
 	image              string
 	defaultDestination string
 	metricsAddr        string
@@ -46,7 +59,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; in a pod the service account is used")
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "address the webhook server listens on (all when empty)")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the webhook server (HTTPS)")
-	fs.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "folder holding tls.crt and tls.key; a renewed pair is served without a restart")
+	fs.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "with --cert-mode=files, the folder holding tls.crt and tls.key; a renewed pair is served without a restart")
+	fs.StringVar(&o.certMode, "cert-mode", "files", "files: serve the pair in --cert-dir (cert-manager, or your own); self: make and renew a CA and serving certificate, keep them in --cert-secret and set the caBundle of the webhook configurations")
+	fs.StringVar(&o.namespace, "namespace", podNamespace(), "namespace of the webhook Service and of --cert-secret; in a pod, the pod's own")
+	fs.StringVar(&o.certSecret, "cert-secret", "neo4j-backup-webhook-tls", "with --cert-mode=self, the Secret that holds the CA and serving certificate")
+	fs.StringVar(&o.serviceName, "service-name", "neo4j-backup-webhook", "with --cert-mode=self, the webhook Service: the certificate is valid for NAME.NAMESPACE.svc")
+	fs.Func("extra-san", "with --cert-mode=self, another DNS name or IP address the certificate is valid for (repeat or separate with commas; 127.0.0.1 to run outside the cluster)", func(v string) error {
+		for _, san := range strings.Split(v, ",") {
+			if san = strings.TrimSpace(san); san != "" {
+				o.extraSANs = append(o.extraSANs, san)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&o.webhookConfigName, "webhook-config-name", "neo4j-backup", "with --cert-mode=self, the Mutating- and ValidatingWebhookConfiguration whose caBundle is set; no other is touched")
+	fs.DurationVar(&o.certValidity, "cert-validity", 365*24*time.Hour, "with --cert-mode=self, how long a serving certificate is valid; it is renewed two thirds through")
+	fs.DurationVar(&o.caValidity, "ca-validity", 10*365*24*time.Hour, "with --cert-mode=self, how long the CA is valid; it is renewed two thirds through")
 	fs.StringVar(&o.image, "image", "", "this image, as injected into Neo4j pods and backup CronJobs (required)")
 	fs.StringVar(&o.defaultDestination, "default-destination", "", "s3://bucket/prefix for namespaces that set no "+webhook.Destination)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
@@ -63,6 +91,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, err := webhook.ParseS3URL(o.defaultDestination); err != nil {
 			return usagef("--default-destination: %v", err)
 		}
+	}
+	if o.certMode != "files" && o.certMode != "self" {
+		return usagef("--cert-mode=%s: want files (read --cert-dir) or self (make and renew the certificate)", o.certMode)
+	}
+	if o.certMode == "self" && (o.certValidity <= 0 || o.caValidity <= 0) {
+		return usagef("--cert-validity and --ca-validity must be positive")
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(stderr)))
 	mgr, err := newManager(o)
@@ -93,6 +127,18 @@ func newManager(o serveOptions) (ctrl.Manager, error) {
 		return nil, err
 	}
 	drain := o.drainTimeout
+	serving := ctrlwebhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.certDir}
+	var rotator *certs.Rotator
+	if o.certMode == "self" {
+		if rotator, err = newRotator(restConfig, scheme, o); err != nil {
+			return nil, err
+		}
+		// Served from memory, straight from the Secret: the Deployment
+		// mounts no Secret (it does not exist before the first start, and a
+		// mounted one lags behind a renewal by up to a minute or two) and
+		// needs no writable folder; --cert-dir is not read.
+		serving.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.GetCertificate = rotator.GetCertificate }}
+	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
@@ -100,11 +146,9 @@ func newManager(o serveOptions) (ctrl.Manager, error) {
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "neo4j-backup",
 		GracefulShutdownTimeout: &drain,
-		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
-			Host:    o.webhookHost,
-			Port:    o.webhookPort,
-			CertDir: o.certDir,
-		}),
+		// With --cert-mode=files controller-runtime's certwatcher reloads
+		// the pair when the files change (a Secret volume updates them).
+		WebhookServer: ctrlwebhook.NewServer(serving),
 		// Secrets are never cached: the server only passes their names on.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		// The reconciler's CronJobs (by label) and StatefulSets (trimmed).
@@ -127,8 +171,49 @@ func newManager(o serveOptions) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return nil, err
 	}
+	if rotator != nil {
+		if err := mgr.Add(rotator); err != nil {
+			return nil, err
+		}
+		// Not ready until the apiserver trusts what is served.
+		if err := mgr.AddReadyzCheck("certificate", rotator.Ready); err != nil {
+			return nil, err
+		}
+	}
 	if err := mgr.AddHealthzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// newRotator makes the certificate keeper of --cert-mode=self. Its client
+// does not cache: it reads one Secret and two configurations by name, and
+// its RBAC grants no list or watch.
+func newRotator(restConfig *rest.Config, scheme *runtime.Scheme, o serveOptions) (*certs.Rotator, error) {
+	c, err := client.New(restConfig, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	return certs.New(c, certs.Config{
+		Namespace:                      o.namespace,
+		Secret:                         o.certSecret,
+		Service:                        o.serviceName,
+		ExtraNames:                     o.extraSANs,
+		MutatingWebhookConfiguration:   o.webhookConfigName,
+		ValidatingWebhookConfiguration: o.webhookConfigName,
+		CAValidity:                     o.caValidity,
+		CertValidity:                   o.certValidity,
+		Log:                            ctrl.Log.WithName("certs"),
+	})
+}
+
+// podNamespace is the namespace of the pod this runs in, or neo4j-backup
+// outside a pod.
+func podNamespace() string {
+	if ns, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		if ns := strings.TrimSpace(string(ns)); ns != "" {
+			return ns
+		}
+	}
+	return "neo4j-backup"
 }
