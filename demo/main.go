@@ -43,7 +43,7 @@ const (
 	accessKey = "demo-access-key"
 	secretKey = "demo-secret-key-not-for-production"
 	bucket    = "neo4j-backups"
-	ns        = "shop"
+	ns        = "graph" // from manifests/examples
 )
 
 func main() {
@@ -74,7 +74,7 @@ func chdirToRoot() error {
 		return err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "demo", "statefulset.yaml")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "demo", "main.go")); err == nil {
 			return os.Chdir(dir)
 		}
 		parent := filepath.Dir(dir)
@@ -121,7 +121,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.kube = kubernetes.NewForConfigOrDie(d.cp.Config)
-	say("API server at %s; the webhook configurations of manifests/base/webhooks.yaml are installed,\npointed at the local server below.", d.cp.Config.Host)
+	say("API server at %s. The webhook configurations of manifests/base/webhooks.yaml are installed as they\nship, with the Service reference swapped for the local server's address (no Service can route here).", d.cp.Config.Host)
 
 	step(3, "Start an S3 server (versitygw) on 127.0.0.1")
 	if err := d.startS3(ctx); err != nil {
@@ -129,12 +129,12 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	say("S3 endpoint %s, bucket %s", d.endpoint, bucket)
 
-	step(4, "Start neo4j-backup serve: the admission webhook and the backup reconciler")
+	step(4, "Start neo4j-backup serve (the webhook and the backup reconciler) with certificates it makes itself")
 	if err := d.startServe(ctx); err != nil {
 		return err
 	}
 
-	step(5, "Annotate a namespace with a schedule; put a Neo4j 5 StatefulSet in it")
+	step(5, "Apply manifests/examples: an annotated namespace and a Neo4j 5 StatefulSet")
 	if err := d.createShop(ctx); err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 
 	step(7, "List the backups: neo4j-backup list")
-	location := "s3://" + bucket + "/neo4j/" + ns + "/graph"
+	location := "s3://" + bucket + "/prod/" + ns + "/graph" // the example namespace's destination
 	out, err := d.cli(ctx, "list", "--from", location)
 	if err != nil {
 		return err
@@ -256,6 +256,11 @@ func (d *demo) startS3(ctx context.Context) error {
 }
 
 func (d *demo) startServe(ctx context.Context) error {
+	for _, f := range []string{"manifests/base/namespace.yaml", "manifests/base/rbac.yaml"} {
+		if err := d.kubectl(ctx, "apply", "-f", f); err != nil {
+			return err
+		}
+	}
 	probe, err := freeAddr()
 	if err != nil {
 		return err
@@ -265,7 +270,7 @@ func (d *demo) startServe(ctx context.Context) error {
 		"--image", image,
 		"--webhook-host", d.cp.Webhook.LocalServingHost,
 		"--webhook-port", fmt.Sprint(d.cp.Webhook.LocalServingPort),
-		"--cert-dir", d.cp.Webhook.LocalServingCertDir,
+		"--cert-mode", "self", "--namespace", "neo4j-backup", "--extra-san", d.cp.Webhook.LocalServingHost,
 		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", probe,
 	}
@@ -282,38 +287,46 @@ func (d *demo) startServe(ctx context.Context) error {
 		return fmt.Errorf("serve did not become ready: %v; its log is %s", err, log.Name())
 	}
 	say("neo4j-backup %s\nready (log: %s)", strings.Join(args, " "), log.Name())
+	secret, err := d.kube.CoreV1().Secrets("neo4j-backup").Get(ctx, "neo4j-backup-webhook-tls", metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("serve made no certificate Secret: %v", err)
+	}
+	say("It made its own CA and serving certificate (Secret neo4j-backup/%s, %d bytes of CA) and set the caBundle\nof its webhook configurations; the apiserver now calls it over TLS it trusts.", secret.Name, len(secret.Data["ca.crt"]))
 	return nil
 }
 
 func (d *demo) createShop(ctx context.Context) error {
-	annotations := map[string]string{
-		"neo4j-backup.io/schedule":           "* * * * *",
-		"neo4j-backup.io/destination":        "s3://" + bucket + "/neo4j",
-		"neo4j-backup.io/endpoint":           d.endpoint,
-		"neo4j-backup.io/region":             "us-east-1",
-		"neo4j-backup.io/credentials-secret": "s3-creds",
-		"neo4j-backup.io/keep":               "7d",
-	}
-	if _, err := d.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: ns, Annotations: annotations, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
-	}}, metav1.CreateOptions{}); err != nil {
+	if err := d.kubectl(ctx, "apply", "-f", "manifests/examples/namespace.yaml", "-f", "manifests/examples/neo4j-5.yaml"); err != nil {
 		return err
 	}
-	if _, err := d.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "s3-creds"},
+	say("Here the store is the local S3 server and the schedule is every minute:")
+	if err := d.kubectl(ctx, "annotate", "namespace", ns, "--overwrite",
+		"neo4j-backup.io/schedule=* * * * *",
+		"neo4j-backup.io/endpoint="+d.endpoint,
+		"neo4j-backup.io/region=us-east-1"); err != nil {
+		return err
+	}
+	_, err := d.kube.CoreV1().Secrets(ns).Update(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "neo4j-backup-s3", Namespace: ns},
 		StringData: map[string]string{"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secretKey},
-	}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	for k, v := range annotations {
-		say("%s: %s", k, v)
-	}
-	manifest := filepath.Join("demo", "statefulset.yaml")
-	out, err := exec.CommandContext(ctx, "kubectl", "--kubeconfig", d.cp.Kubeconfig, "apply", "-n", ns, "-f", manifest).CombinedOutput()
+	}, metav1.UpdateOptions{})
+	return err
+}
+
+// kubectl runs kubectl against the demo's apiserver and shows it.
+func (d *demo) kubectl(ctx context.Context, args ...string) error {
+	out, err := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", d.cp.Kubeconfig}, args...)...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("kubectl apply -f %s: %v: %s", manifest, err, out)
+		return fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
 	}
-	say("kubectl apply -f %s: %s", manifest, strings.TrimSpace(string(out)))
+	shown := make([]string, len(args))
+	for i, a := range args {
+		shown[i] = a
+		if strings.Contains(a, " ") {
+			shown[i] = "'" + a + "'"
+		}
+	}
+	say("$ kubectl %s\n%s", strings.Join(shown, " "), strings.TrimSpace(string(out)))
 	return nil
 }
 
@@ -322,7 +335,7 @@ func (d *demo) waitCronJob(ctx context.Context) (*batchv1.CronJob, error) {
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		var err error
 		cj, err = d.kube.BatchV1().CronJobs(ns).Get(ctx, "neo4j-backup", metav1.GetOptions{})
-		return err == nil, nil
+		return err == nil && cj.Spec.Schedule == "* * * * *", nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("no CronJob within a minute: %v", err)
@@ -363,21 +376,17 @@ func (d *demo) runPod(ctx context.Context, pod *corev1.Pod, initOnly bool) error
 
 // restore does what the README tells a person to do, with kubectl.
 func (d *demo) restore(ctx context.Context, at string) (*corev1.Pod, error) {
-	for _, args := range [][]string{
-		{"scale", "statefulset", "graph", "--replicas=0"},
-		{"annotate", "statefulset", "graph", "--overwrite", "neo4j-backup.io/restore=" + at},
-		{"scale", "statefulset", "graph", "--replicas=1"},
-	} {
-		if args[0] == "annotate" {
-			if err := d.waitPods(ctx, 0); err != nil {
-				return nil, err
-			}
-		}
-		out, err := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", d.cp.Kubeconfig, "-n", ns}, args...)...).CombinedOutput()
-		if err != nil {
-			return nil, fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		say("$ kubectl %s\n%s", strings.Join(args, " "), strings.TrimSpace(string(out)))
+	if err := d.kubectl(ctx, "-n", ns, "scale", "statefulset", "graph", "--replicas=0"); err != nil {
+		return nil, err
+	}
+	if err := d.waitPods(ctx, 0); err != nil {
+		return nil, err
+	}
+	if err := d.kubectl(ctx, "-n", ns, "annotate", "statefulset", "graph", "--overwrite", "neo4j-backup.io/restore="+at); err != nil {
+		return nil, err
+	}
+	if err := d.kubectl(ctx, "-n", ns, "scale", "statefulset", "graph", "--replicas=1"); err != nil {
+		return nil, err
 	}
 	var pod *corev1.Pod
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -393,7 +402,7 @@ func (d *demo) restore(ctx context.Context, at string) (*corev1.Pod, error) {
 
 func (d *demo) waitPods(ctx context.Context, n int) error {
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		pods, err := d.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=graph"})
+		pods, err := d.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=neo4j"})
 		return err == nil && len(pods.Items) == n, nil
 	})
 }
