@@ -25,8 +25,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
 )
@@ -53,6 +55,9 @@ type Runner struct {
 	Log io.Writer
 	// Timeout bounds each container; default two minutes.
 	Timeout time.Duration
+	// ReportStatus writes how the containers ended into the pod's status in
+	// the API, as the kubelet does, for code that watches pods.
+	ReportStatus bool
 }
 
 // Result is how one container ended.
@@ -93,7 +98,58 @@ func (r *Runner) Run(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.P
 			break
 		}
 	}
+	if r.ReportStatus {
+		if err := r.reportStatus(ctx, meta, spec, results); err != nil {
+			return results, fmt.Errorf("reporting the status of pod %s: %w", meta.Name, err)
+		}
+	}
 	return results, nil
+}
+
+// reportStatus writes the results into the pod's status: each container
+// that ran as terminated with its exit code and message, the others as
+// waiting, as the kubelet shows them. A pod deleted meanwhile is left alone.
+func (r *Runner) reportStatus(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.PodSpec, results []Result) error {
+	ended := map[string]Result{}
+	for _, res := range results {
+		ended[res.Name] = res
+	}
+	now := metav1.Now()
+	statuses := func(containers []corev1.Container) []corev1.ContainerStatus {
+		var out []corev1.ContainerStatus
+		for _, c := range containers {
+			st := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
+			res, ran := ended[c.Name]
+			switch {
+			case ran:
+				reason := "Completed"
+				if res.ExitCode != 0 {
+					reason = "Error"
+				}
+				st.State.Terminated = &corev1.ContainerStateTerminated{
+					ExitCode: int32(res.ExitCode), Reason: reason, Message: res.Message, StartedAt: now, FinishedAt: now,
+				}
+			default:
+				st.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
+			}
+			out = append(out, st)
+		}
+		return out
+	}
+	pods := r.Kube.CoreV1().Pods(meta.Namespace)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		pod, err := pods.Get(ctx, meta.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || (err == nil && meta.UID != "" && pod.UID != meta.UID) {
+			return nil // deleted while it ran: there is no status to report
+		}
+		if err != nil {
+			return err
+		}
+		pod.Status.InitContainerStatuses = statuses(spec.InitContainers)
+		pod.Status.ContainerStatuses = statuses(spec.Containers)
+		_, err = pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // volumes maps each volume name to a host folder.

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/neo4j-backup/neo4j-backup/rollout"
+	"github.com/neo4j-backup/neo4j-backup/storage"
+	"github.com/neo4j-backup/neo4j-backup/webhook"
+)
+
+func init() {
+	commands["restore"] = command{summary: "restore a Neo4j StatefulSet from a backup: scale to 0, annotate, scale back, wait", run: runRestore}
+}
+
+// restoreOptions are restore's flags.
+type restoreOptions struct {
+	namespace          string
+	statefulSet        string
+	at                 string
+	databases          []string
+	kubeconfig         string
+	timeout            time.Duration
+	defaultDestination string
+	s3                 *s3Flags
+}
+
+func parseRestoreFlags(args []string, stderr io.Writer) (restoreOptions, error) {
+	var o restoreOptions
+	var databases string
+	fs := newFlags("restore", stderr)
+	fs.StringVar(&o.namespace, "namespace", "", "namespace of the StatefulSet (required)")
+	fs.StringVar(&o.statefulSet, "statefulset", "", "the Neo4j StatefulSet to restore (required)")
+	fs.StringVar(&o.at, "at", "", `which backup: "latest", a backup ID, a time (the newest complete backup at or before it), or a legacy folder name (required)`)
+	fs.StringVar(&databases, "databases", "", "comma list of the databases to restore (default every database in the backup)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait in all for the pods to stop and then to restore")
+	fs.StringVar(&o.defaultDestination, "default-destination", "", "the --default-destination neo4j-backup serve runs with, for a namespace without "+webhook.Destination)
+	o.s3 = addS3Flags(fs)
+	fs.Lookup("endpoint").Usage = "S3 endpoint, as for the other commands (default the StatefulSet's or its Namespace's " + webhook.Endpoint + ", else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3)"
+	fs.Lookup("region").Usage = "S3 region (default the StatefulSet's or its Namespace's " + webhook.Region + ", else $AWS_REGION, else asked of the store)"
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
+	}
+	switch {
+	case o.namespace == "":
+		return o, usagef("--namespace is required: the namespace of the Neo4j StatefulSet")
+	case o.statefulSet == "":
+		return o, usagef("--statefulset is required: the name of the Neo4j StatefulSet to restore")
+	case o.at == "":
+		return o, usagef(`--at is required: "latest", a backup ID or a time such as 2021-11-11T10:00:00Z`)
+	case o.timeout <= 0:
+		return o, usagef("--timeout %s: give a positive duration such as 30m", o.timeout)
+	}
+	if err := storage.CheckRestorePoint(o.at); err != nil {
+		return o, usagef("--at: %v", err)
+	}
+	if databases != "" {
+		if problems := webhook.ValidateStatefulSet(map[string]string{webhook.RestoreDatabases: databases}); len(problems) > 0 {
+			return o, usagef("--databases: %s", strings.TrimPrefix(problems[0], webhook.RestoreDatabases+": "))
+		}
+		o.databases = webhook.SplitList(databases)
+	}
+	if o.defaultDestination != "" {
+		if _, err := storage.ParseLocation(o.defaultDestination); err != nil {
+			return o, usagef("--default-destination: %v", err)
+		}
+	}
+	return o, nil
+}
+
+func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseRestoreFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	kube, err := kubeClient(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+
+	// Before anything changes: the backup must be there.
+	sts, err := rollout.Load(ctx, kube, o.namespace, o.statefulSet)
+	if err != nil {
+		return interruptedOr(ctx, err)
+	}
+	settings, err := sts.Settings(o.at, o.databases, o.defaultDestination)
+	if err != nil {
+		return err
+	}
+	b, err := findBackup(ctx, o, settings)
+	if err != nil {
+		return interruptedOr(ctx, err)
+	}
+	fmt.Fprintln(stderr, describeBackup(b, o.at, settings.From.String()))
+
+	// The pods get the backup's ID, not what --at said: a backup landing
+	// meanwhile must not make the members of a cluster restore different
+	// backups, nor a pod restarted next week restore a newer one.
+	_, err = sts.Run(ctx, b.ID, o.databases, rollout.Options{Timeout: o.timeout, Progress: stderr, Report: stdout})
+	return err
+}
+
+// findBackup resolves --at where the StatefulSet's backups are, with the
+// caller's credentials; the endpoint and region flags win over the
+// annotations.
+func findBackup(ctx context.Context, o restoreOptions, settings webhook.RestoreSettings) (storage.Backup, error) {
+	s3 := *o.s3
+	if s3.endpoint == "" {
+		s3.endpoint = settings.Endpoint
+	}
+	if s3.region == "" {
+		s3.region = settings.Region
+	}
+	store, err := s3.open("from", settings.From.String())
+	if err != nil {
+		return storage.Backup{}, err
+	}
+	b, err := store.Resolve(ctx, o.at)
+	if err != nil {
+		return storage.Backup{}, err
+	}
+	for _, db := range o.databases {
+		if len(b.Databases) > 0 && !slices.Contains(b.Databases, db) {
+			return storage.Backup{}, fmt.Errorf("backup %s has no database %s; it has %s", b.ID, db, strings.Join(b.Databases, ", "))
+		}
+	}
+	return b, nil
+}
+
+func describeBackup(b storage.Backup, at, from string) string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "backup %s", b.ID)
+	if at != b.ID {
+		fmt.Fprintf(&s, " (%s)", at)
+	}
+	fmt.Fprintf(&s, " in %s", from)
+	if b.Status == storage.Legacy {
+		s.WriteString(": a legacy backup without a manifest, so its files are restored unverified")
+		return s.String()
+	}
+	databases := strings.Join(b.Databases, ", ")
+	if databases == "" {
+		databases = "databases not listed"
+	}
+	fmt.Fprintf(&s, ": %s, %s", databases, size(b.Size))
+	return s.String()
+}
+
+// interruptedOr says so when err came from Ctrl-C before anything changed.
+func interruptedOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return errors.New("interrupted: nothing was changed")
+	}
+	return err
+}
+
+// kubeClient talks to the cluster of --kubeconfig, else of $KUBECONFIG or
+// ~/.kube/config, as kubectl does.
+func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	loading := clientcmd.NewDefaultClientConfigLoadingRules()
+	loading.ExplicitPath = kubeconfig
+	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no Kubernetes API to talk to: %v; pass --kubeconfig or set KUBECONFIG", err)
+	}
+	return kubernetes.NewForConfig(config)
+}
