@@ -8,7 +8,9 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 # The real servers the tests run against, built once from the Go module proxy
 # into ~/.cache/neo4j-backup (about 30 minutes the first time, then instant).
 # Set these variables to use binaries of your own.
-SERVERS := KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/tools.sh control-plane)} \
+# kubectl comes from the machine, else it is built into the cache too.
+KUBECTL_PATH := PATH=$$(command -v kubectl >/dev/null 2>&1 || echo "$$(hack/tools.sh kubectl):")$$PATH
+SERVERS := $(KUBECTL_PATH) KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/tools.sh control-plane)} \
 	NEO4J_BACKUP_VERSITYGW=$${NEO4J_BACKUP_VERSITYGW:-$$(hack/tools.sh versitygw)/versitygw} \
 	NEO4J_BACKUP_MINIO=$${NEO4J_BACKUP_MINIO:-$$(hack/tools.sh minio)/minio}
 
@@ -25,7 +27,7 @@ lint:
 	go vet ./...
 
 demo:
-	go run ./demo
+	$(KUBECTL_PATH) go run ./demo
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./webhook/

@@ -6,6 +6,7 @@
 #   hack/tools.sh versitygw       S3 server (posix backend) for most tests
 #   hack/tools.sh minio           S3 server for the compatibility round trip
 #   hack/tools.sh mc              MinIO's client, a peer in the transfer benchmark
+#   hack/tools.sh kubectl         kubectl, for machines that have none
 #
 # Every build goes to a temporary folder first and is renamed into place, so
 # an interrupted build never leaves a cache entry that looks complete.
@@ -47,6 +48,11 @@ control_plane() {
   go build -trimpath -o "$out/etcd" go.etcd.io/etcd/server/v3
 }
 
+kubectl_build() {
+  cd "$here/tools"
+  go build -trimpath -o "$out/kubectl" k8s.io/kubernetes/cmd/kubectl
+}
+
 install() { # install PKG@VERSION: go install into $out
   GOBIN="$out" GOFLAGS=-mod=mod go install "$1"
 }
@@ -55,6 +61,7 @@ case "${1:-}" in
   control-plane) build "$cache/k8s-$K8S_VERSION-etcd-$ETCD_VERSION" control_plane ;;
   versitygw) build "$cache/versitygw-$VERSITYGW_VERSION" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" ;;
   minio) build "$cache/minio-$MINIO_VERSION" install "github.com/minio/minio@$MINIO_VERSION" ;;
+  kubectl) build "$cache/kubectl-$K8S_VERSION" kubectl_build ;;
   mc) build "$cache/mc-$MC_VERSION" install "github.com/minio/mc@$MC_VERSION" ;;
-  *) echo "usage: hack/tools.sh control-plane|versitygw|minio|mc" >&2; exit 2 ;;
+  *) echo "usage: hack/tools.sh control-plane|versitygw|minio|mc|kubectl" >&2; exit 2 ;;
 esac
