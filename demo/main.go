@@ -15,8 +15,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -231,7 +229,7 @@ func (d *demo) startS3(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	addr, err := freeAddr()
+	addr, err := controlplane.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -245,7 +243,7 @@ func (d *demo) startS3(ctx context.Context) error {
 		return err
 	}
 	d.endpoint = "http://" + addr
-	if err := waitHTTP(ctx, d.endpoint+"/health"); err != nil {
+	if err := controlplane.WaitOK(ctx, d.endpoint+"/health"); err != nil {
 		return fmt.Errorf("versitygw did not come up: %v", err)
 	}
 	client, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(accessKey, secretKey, ""), Region: "us-east-1"})
@@ -261,7 +259,7 @@ func (d *demo) startServe(ctx context.Context) error {
 			return err
 		}
 	}
-	probe, err := freeAddr()
+	probe, err := controlplane.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -283,7 +281,7 @@ func (d *demo) startServe(ctx context.Context) error {
 	if err := d.start(cmd); err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, "http://"+probe+"/readyz"); err != nil {
+	if err := controlplane.WaitOK(ctx, "http://"+probe+"/readyz"); err != nil {
 		return fmt.Errorf("serve did not become ready: %v; its log is %s", err, log.Name())
 	}
 	say("neo4j-backup %s\nready (log: %s)", strings.Join(args, " "), log.Name())
@@ -445,26 +443,6 @@ func (d *demo) cleanup() {
 	if d.dir != "" {
 		os.RemoveAll(d.dir)
 	}
-}
-
-func waitHTTP(ctx context.Context, url string) error {
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func writeFile(path, content string) {

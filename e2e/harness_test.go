@@ -9,8 +9,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +19,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/neo4j-backup/neo4j-backup/controlplane"
@@ -87,7 +84,7 @@ func startCluster() error {
 	}
 	env.cp = cp
 	env.kube = kubernetes.NewForConfigOrDie(cp.Config)
-	probe, err := freeAddr()
+	probe, err := controlplane.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -104,23 +101,7 @@ func startCluster() error {
 	if err := env.serve.Start(); err != nil {
 		return err
 	}
-	return wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		resp, err := http.Get("http://" + probe + "/readyz")
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return controlplane.WaitOK(context.Background(), "http://"+probe+"/readyz")
 }
 
 // world is one test's namespace, S3 server and "Neo4j server".
