@@ -75,7 +75,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.webhookConfigName, "webhook-config-name", "neo4j-backup", "with --cert-mode=self, the Mutating- and ValidatingWebhookConfiguration whose caBundle is set; no other is touched")
 	fs.DurationVar(&o.certValidity, "cert-validity", 365*24*time.Hour, "with --cert-mode=self, how long a serving certificate is valid; it is renewed two thirds through")
 	fs.DurationVar(&o.caValidity, "ca-validity", 10*365*24*time.Hour, "with --cert-mode=self, how long the CA is valid; it is renewed two thirds through")
-	fs.StringVar(&o.image, "image", "", "this image, as injected into Neo4j pods and backup CronJobs (required)")
+	fs.StringVar(&o.image, "image", "", "this image, as injected into Neo4j pods and backup CronJobs; in a pod with POD_NAME and POD_NAMESPACE set, the image of its own neo4j-backup container by default")
 	fs.StringVar(&o.defaultDestination, "default-destination", "", "s3://bucket/prefix for namespaces that set no "+webhook.Destination)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
@@ -84,8 +84,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if o.image == "" {
-		return usagef("--image is required: the image of this binary, to inject into Neo4j pods")
+	if o.image == "" && (os.Getenv("POD_NAME") == "" || os.Getenv("POD_NAMESPACE") == "") {
+		return usagef("--image is required outside a pod: the image of this binary, to inject into Neo4j pods")
 	}
 	if o.defaultDestination != "" {
 		if _, err := webhook.ParseS3URL(o.defaultDestination); err != nil {
@@ -121,6 +121,11 @@ func newManager(o serveOptions) (ctrl.Manager, error) {
 	// to minutes.
 	if restConfig.QPS == 0 {
 		restConfig.QPS = -1
+	}
+	if o.image == "" {
+		if o.image, err = ownImage(restConfig); err != nil {
+			return nil, err
+		}
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -216,4 +221,27 @@ func podNamespace() string {
 		}
 	}
 	return "neo4j-backup"
+}
+
+// ownImage is the image of this pod's neo4j-backup container, so the image
+// injected into Neo4j pods is always the one running, whatever a kustomize
+// `images:` or a `kubectl set image` changed.
+func ownImage(restConfig *rest.Config) (string, error) {
+	c, err := client.New(restConfig, client.Options{})
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var pod corev1.Pod
+	key := client.ObjectKey{Namespace: os.Getenv("POD_NAMESPACE"), Name: os.Getenv("POD_NAME")}
+	if err := c.Get(ctx, key, &pod); err != nil {
+		return "", fmt.Errorf("reading this pod %s to learn its image: %v; pass --image", key, err)
+	}
+	for _, container := range pod.Spec.Containers {
+		if container.Name == "neo4j-backup" {
+			return container.Image, nil
+		}
+	}
+	return "", fmt.Errorf("pod %s has no container named neo4j-backup; pass --image", key)
 }

@@ -425,3 +425,26 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestServeLearnsItsOwnImage: in a pod, serve injects the image it runs
+// from, read from its own pod, so a kustomize `images:` change cannot leave
+// an old image behind; outside a pod without --image it is a usage error.
+func TestServeLearnsItsOwnImage(t *testing.T) {
+	kube := startCluster(t)
+	newNamespace(t, kube, "self", nil)
+	spec := neo4jPodSpec()
+	spec.Containers[0].Name, spec.Containers[0].Image = "neo4j-backup", "registry.example/neo4j-backup:v9"
+	if _, err := kube.CoreV1().Pods("self").Create(context.Background(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "server-0"}, Spec: spec}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("POD_NAME", "server-0")
+	t.Setenv("POD_NAMESPACE", "self")
+	if got, err := ownImage(cluster.cp.Config); err != nil || got != "registry.example/neo4j-backup:v9" {
+		t.Errorf("ownImage = %q, %v; want the pod's neo4j-backup container image", got, err)
+	}
+	t.Setenv("POD_NAME", "")
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--kubeconfig", cluster.cp.Kubeconfig}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "--image is required outside a pod") {
+		t.Errorf("serve without --image outside a pod: exit %d, %q; want 2 and a usage error", code, stderr.String())
+	}
+}
