@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +24,9 @@ func Dir(ctx context.Context, name string) (string, error) {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "tools.sh"), name)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// What tools.sh says goes to the terminal too: the first build of the
+	// control plane takes many minutes and says so.
+	cmd.Stdout, cmd.Stderr = &stdout, io.MultiWriter(os.Stderr, &stderr)
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("hack/tools.sh %s failed: %v: %s", name, err, lastLine(stderr.String()))
 	}
