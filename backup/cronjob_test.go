@@ -1,9 +1,7 @@
 package backup
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,12 +10,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
+	"github.com/neo4j-backup/neo4j-backup/internal/golden"
 	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const testImage = "ghcr.io/neo4j-backup/neo4j-backup:test"
 
@@ -90,7 +86,7 @@ func TestCronJobFixtures(t *testing.T) {
 			if s2, err2 := readSettings(c.Namespace.Name, c.Namespace.Annotations, trimmed, cfg); !reflect.DeepEqual(s2, s) || fmt.Sprint(err2) != fmt.Sprint(err) {
 				t.Errorf("from trimmed StatefulSets readSettings says\n%+v, %v\nnot\n%+v, %v", s2, err2, s, err)
 			}
-			compareGolden(t, strings.TrimSuffix(file, ".yaml")+".golden.yaml", got)
+			golden.Compare(t, strings.TrimSuffix(file, ".yaml")+".golden.yaml", got)
 		})
 	}
 	if cases < 15 {
@@ -100,36 +96,9 @@ func TestCronJobFixtures(t *testing.T) {
 
 func readNamespaceCase(t testing.TB, file string) namespaceCase {
 	t.Helper()
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var c namespaceCase
-	if err := yaml.UnmarshalStrict(raw, &c); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
+	golden.ReadCase(t, file, &c)
 	return c
-}
-
-func compareGolden(t *testing.T, file string, got any) {
-	t.Helper()
-	out, err := yaml.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.WriteFile(file, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v; run go test ./backup -run %s -update to write it, then read it", err, t.Name())
-	}
-	if string(want) != string(out) {
-		t.Errorf("%s differs from what the reconciler makes now; if the change is meant, run with -update and review the diff.\ngot:\n%s", file, out)
-	}
 }
 
 // TestCronJobIsHardened checks what the restricted Pod Security Standard and

@@ -2,18 +2,15 @@ package webhook
 
 import (
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/neo4j-backup/neo4j-backup/internal/golden"
+)
 
 // podCase is one file under testdata/pods: a pod, its namespace's
 // annotations, and optionally the server's settings.
@@ -72,7 +69,7 @@ func TestInjectPodFixtures(t *testing.T) {
 					t.Errorf("second pass over the injected pod: patch %v, error %v; want neither", again, err)
 				}
 			}
-			compareGolden(t, strings.TrimSuffix(file, ".yaml")+".golden.yaml", got)
+			golden.Compare(t, strings.TrimSuffix(file, ".yaml")+".golden.yaml", got)
 		})
 	}
 	if cases < 10 {
@@ -82,14 +79,8 @@ func TestInjectPodFixtures(t *testing.T) {
 
 func readPodCase(t testing.TB, file string) podCase {
 	t.Helper()
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var c podCase
-	if err := yaml.UnmarshalStrict(raw, &c); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
+	golden.ReadCase(t, file, &c)
 	return c
 }
 
@@ -116,25 +107,4 @@ func applyPatch(t testing.TB, pod *corev1.Pod, ops any) *corev1.Pod {
 		t.Fatal(err)
 	}
 	return &patched
-}
-
-func compareGolden(t *testing.T, file string, got any) {
-	t.Helper()
-	out, err := yaml.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.WriteFile(file, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v; run go test ./webhook -run %s -update to write it, then read it", err, t.Name())
-	}
-	if string(want) != string(out) {
-		t.Errorf("%s differs from what the webhook makes now; if the change is meant, run with -update and review the diff.\ngot:\n%s", file, out)
-	}
 }
