@@ -2,7 +2,6 @@ package backup
 
 import (
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -44,54 +43,40 @@ type warning struct {
 // decide step and the template, and compares the CronJob (or the Warning)
 // with its golden file.
 func TestCronJobFixtures(t *testing.T) {
-	files, err := filepath.Glob("testdata/namespaces/*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases int
-	for _, file := range files {
-		if strings.HasSuffix(file, ".golden.yaml") {
-			continue
+	golden.Run(t, "testdata/namespaces/*.yaml", 15, func(t *testing.T, file string) {
+		c := readNamespaceCase(t, file)
+		cfg := Config{Image: testImage, DefaultDestination: "s3://cluster-default/neo4j"}
+		if c.Server != nil {
+			cfg.DefaultDestination = c.Server.DefaultDestination
 		}
-		cases++
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
-			c := readNamespaceCase(t, file)
-			cfg := Config{Image: testImage, DefaultDestination: "s3://cluster-default/neo4j"}
-			if c.Server != nil {
-				cfg.DefaultDestination = c.Server.DefaultDestination
+		var got namespaceResult
+		s, err := readSettings(c.Namespace.Name, c.Namespace.Annotations, c.StatefulSets, cfg)
+		if err != nil {
+			p, ok := err.(*problem)
+			if !ok {
+				t.Fatalf("readSettings returned %v, want a *problem", err)
 			}
-			var got namespaceResult
-			s, err := readSettings(c.Namespace.Name, c.Namespace.Annotations, c.StatefulSets, cfg)
-			if err != nil {
-				p, ok := err.(*problem)
-				if !ok {
-					t.Fatalf("readSettings returned %v, want a *problem", err)
-				}
-				got.Warning = &warning{Reason: p.reason, Message: p.message}
-				if p.statefulSet != nil {
-					got.Warning.StatefulSet = p.statefulSet.Name
-				}
-				if strings.Contains(p.message, "AWS_") || strings.Contains(p.message, "s3-creds") {
-					t.Errorf("the Warning names credentials: %s", p.message)
-				}
-			} else {
-				got.CronJob = cronJob(s)
+			got.Warning = &warning{Reason: p.reason, Message: p.message}
+			if p.statefulSet != nil {
+				got.Warning.StatefulSet = p.statefulSet.Name
 			}
-			// The cache holds StatefulSets trimmed: they must decide the same.
-			trimmed := make([]appsv1.StatefulSet, len(c.StatefulSets))
-			for i := range c.StatefulSets {
-				out, _ := trimStatefulSet(c.StatefulSets[i].DeepCopy())
-				trimmed[i] = *out.(*appsv1.StatefulSet)
+			if strings.Contains(p.message, "AWS_") || strings.Contains(p.message, "s3-creds") {
+				t.Errorf("the Warning names credentials: %s", p.message)
 			}
-			if s2, err2 := readSettings(c.Namespace.Name, c.Namespace.Annotations, trimmed, cfg); !reflect.DeepEqual(s2, s) || fmt.Sprint(err2) != fmt.Sprint(err) {
-				t.Errorf("from trimmed StatefulSets readSettings says\n%+v, %v\nnot\n%+v, %v", s2, err2, s, err)
-			}
-			golden.Compare(t, strings.TrimSuffix(file, ".yaml")+".golden.yaml", got)
-		})
-	}
-	if cases < 15 {
-		t.Fatalf("found %d cases under testdata/namespaces, want at least 15", cases)
-	}
+		} else {
+			got.CronJob = cronJob(s)
+		}
+		// The cache holds StatefulSets trimmed: they must decide the same.
+		trimmed := make([]appsv1.StatefulSet, len(c.StatefulSets))
+		for i := range c.StatefulSets {
+			out, _ := trimStatefulSet(c.StatefulSets[i].DeepCopy())
+			trimmed[i] = *out.(*appsv1.StatefulSet)
+		}
+		if s2, err2 := readSettings(c.Namespace.Name, c.Namespace.Annotations, trimmed, cfg); !reflect.DeepEqual(s2, s) || fmt.Sprint(err2) != fmt.Sprint(err) {
+			t.Errorf("from trimmed StatefulSets readSettings says\n%+v, %v\nnot\n%+v, %v", s2, err2, s, err)
+		}
+		golden.Compare(t, golden.Path(file), got)
+	})
 }
 
 func readNamespaceCase(t testing.TB, file string) namespaceCase {

@@ -2,8 +2,6 @@ package webhook
 
 import (
 	"encoding/json"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
@@ -36,45 +34,31 @@ const testImage = "ghcr.io/neo4j-backup/neo4j-backup:test"
 // patch and the patched pod with its golden file; then runs the patched pod
 // through again to prove a second pass changes nothing.
 func TestInjectPodFixtures(t *testing.T) {
-	files, err := filepath.Glob("testdata/pods/*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases int
-	for _, file := range files {
-		if strings.HasSuffix(file, ".golden.yaml") {
-			continue
+	golden.Run(t, "testdata/pods/*.yaml", 10, func(t *testing.T, file string) {
+		c := readPodCase(t, file)
+		cfg := Config{Image: testImage, DefaultDestination: "s3://cluster-default/neo4j"}
+		if c.Server != nil {
+			cfg.DefaultDestination = c.Server.DefaultDestination
 		}
-		cases++
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
-			c := readPodCase(t, file)
-			cfg := Config{Image: testImage, DefaultDestination: "s3://cluster-default/neo4j"}
-			if c.Server != nil {
-				cfg.DefaultDestination = c.Server.DefaultDestination
+		got := podResult{}
+		ops, err := InjectPod(&c.Pod, c.Namespace, c.Pod.Namespace, cfg)
+		if err != nil {
+			got.Denied = err.Error()
+		} else {
+			patched := applyPatch(t, &c.Pod, ops)
+			for _, op := range ops {
+				raw, _ := json.Marshal(op)
+				got.Patch = append(got.Patch, raw)
 			}
-			got := podResult{}
-			ops, err := InjectPod(&c.Pod, c.Namespace, c.Pod.Namespace, cfg)
-			if err != nil {
-				got.Denied = err.Error()
-			} else {
-				patched := applyPatch(t, &c.Pod, ops)
-				for _, op := range ops {
-					raw, _ := json.Marshal(op)
-					got.Patch = append(got.Patch, raw)
-				}
-				got.Pod = patched
+			got.Pod = patched
 
-				again, err := InjectPod(patched, c.Namespace, c.Pod.Namespace, cfg)
-				if err != nil || len(again) != 0 {
-					t.Errorf("second pass over the injected pod: patch %v, error %v; want neither", again, err)
-				}
+			again, err := InjectPod(patched, c.Namespace, c.Pod.Namespace, cfg)
+			if err != nil || len(again) != 0 {
+				t.Errorf("second pass over the injected pod: patch %v, error %v; want neither", again, err)
 			}
-			golden.Compare(t, strings.TrimSuffix(file, ".yaml")+".golden.yaml", got)
-		})
-	}
-	if cases < 10 {
-		t.Fatalf("found %d cases under testdata/pods, want at least 10", cases)
-	}
+		}
+		golden.Compare(t, golden.Path(file), got)
+	})
 }
 
 func readPodCase(t testing.TB, file string) podCase {

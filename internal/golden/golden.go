@@ -6,6 +6,8 @@ package golden
 import (
 	"flag"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -46,3 +48,28 @@ func Compare(t testing.TB, file string, got any) {
 		t.Errorf("%s differs from what the code makes now; if the change is meant, run the test with -update and review the diff.\ngot:\n%s", file, out)
 	}
 }
+
+// Run runs each test case file matching pattern (a glob under testdata/,
+// .golden.yaml files excluded) as a subtest named after it, and fails when
+// there are fewer than min: a folder that lost its cases must not pass.
+func Run(t *testing.T, pattern string, min int, test func(t *testing.T, file string)) {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := 0
+	for _, file := range files {
+		if strings.HasSuffix(file, ".golden.yaml") {
+			continue
+		}
+		cases++
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) { test(t, file) })
+	}
+	if cases < min {
+		t.Fatalf("found %d cases matching %s, want at least %d", cases, pattern, min)
+	}
+}
+
+// Path is the golden file of a test case file.
+func Path(file string) string { return strings.TrimSuffix(file, ".yaml") + ".golden.yaml" }
