@@ -1,6 +1,6 @@
 package backup
 
-// This file is the backup template (SPEC §5, §8): the CronJob a namespace's
+// This file is the backup template (README "Scheduled backups"): the CronJob a namespace's
 // settings make, in one function that reads like the YAML it produces.
 
 import (
@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/neo4j-backup/neo4j-backup/containers"
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
 // Names of the CronJob and what it holds.
@@ -33,7 +33,7 @@ const (
 	startedAtFile = scratchPath + "/started-at"
 )
 
-// Labels on everything the reconciler makes (SPEC §2). The CronJob cache
+// Labels on everything the reconciler makes (README "Scheduled backups"). The CronJob cache
 // selects on ManagedBy: a CronJob without it is not the reconciler's.
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
@@ -77,30 +77,24 @@ func cronJob(s Settings) *batchv1.CronJob {
 							// identity webhooks mount their own token.
 							AutomountServiceAccountToken: ptr.To(false),
 							ImagePullSecrets:             s.ImagePullSecrets,
-							SecurityContext: &corev1.PodSecurityContext{
-								RunAsNonRoot:   ptr.To(true),
-								RunAsUser:      ptr.To[int64](webhook.NeoUID),
-								RunAsGroup:     ptr.To[int64](webhook.NeoUID),
-								FSGroup:        ptr.To[int64](webhook.NeoUID),
-								SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-							},
+							SecurityContext:              containers.PodSecurityContext(),
 							InitContainers: []corev1.Container{{
 								Name:                     AdminContainer,
 								Image:                    s.Neo4jImage,
 								Command:                  []string{"/bin/sh", "-c", backupScript(s.Neo4jVersion, s.From, s.Databases)},
 								VolumeMounts:             []corev1.VolumeMount{{Name: scratchVolume, MountPath: scratchPath}},
-								Resources:                webhook.Resources("500m", "1Gi", "2", "2Gi"),
-								SecurityContext:          webhook.SecurityContext(false), // neo4j-admin writes logs and reports in its home
+								Resources:                containers.Resources("500m", "1Gi", "2", "2Gi"),
+								SecurityContext:          containers.SecurityContext(false), // neo4j-admin writes logs and reports in its home
 								TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 							}},
 							Containers: []corev1.Container{{
 								Name:                     UploadContainer,
 								Image:                    s.UploadImage,
 								Args:                     uploadArgs(s),
-								Env:                      webhook.CredentialsEnv(s.CredentialsSecret),
+								Env:                      containers.CredentialsEnv(s.CredentialsSecret),
 								VolumeMounts:             []corev1.VolumeMount{{Name: scratchVolume, MountPath: scratchPath, ReadOnly: true}},
-								Resources:                webhook.Resources("100m", "128Mi", "1", "512Mi"),
-								SecurityContext:          webhook.SecurityContext(true),
+								Resources:                containers.Resources("100m", "128Mi", "1", "512Mi"),
+								SecurityContext:          containers.SecurityContext(true),
 								TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 							}},
 							Volumes: []corev1.Volume{scratch(s.VolumeSize)},

@@ -10,8 +10,9 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/internal/golden"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
+	"github.com/neo4j-backup/neo4j-backup/neo4j"
 )
 
 const testImage = "ghcr.io/neo4j-backup/neo4j-backup:test"
@@ -97,13 +98,13 @@ func TestCronJobIsHardened(t *testing.T) {
 			t.Fatal(err)
 		}
 		pod := cronJob(s).Spec.JobTemplate.Spec.Template.Spec
-		if pod.SecurityContext == nil || !*pod.SecurityContext.RunAsNonRoot || *pod.SecurityContext.FSGroup != webhook.NeoUID {
-			t.Errorf("%s: pod securityContext %+v, want runAsNonRoot and fsGroup %d", file, pod.SecurityContext, webhook.NeoUID)
+		if pod.SecurityContext == nil || !*pod.SecurityContext.RunAsNonRoot || *pod.SecurityContext.FSGroup != neo4j.UID {
+			t.Errorf("%s: pod securityContext %+v, want runAsNonRoot and fsGroup %d", file, pod.SecurityContext, neo4j.UID)
 		}
 		for _, ctr := range append(pod.InitContainers, pod.Containers...) {
 			sc := ctr.SecurityContext
 			if sc == nil || *sc.AllowPrivilegeEscalation || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" ||
-				*sc.RunAsUser != webhook.NeoUID || sc.SeccompProfile.Type != "RuntimeDefault" {
+				*sc.RunAsUser != neo4j.UID || sc.SeccompProfile.Type != "RuntimeDefault" {
 				t.Errorf("%s: container %s securityContext %+v is not hardened", file, ctr.Name, sc)
 			}
 			if ctr.Resources.Requests.Cpu().IsZero() || ctr.Resources.Limits.Memory().IsZero() {
@@ -120,10 +121,10 @@ func TestInUseIDs(t *testing.T) {
 	sts := func(meta, template string) appsv1.StatefulSet {
 		var s appsv1.StatefulSet
 		if meta != "" {
-			s.Annotations = map[string]string{webhook.Restore: meta}
+			s.Annotations = map[string]string{annotations.Restore: meta}
 		}
 		if template != "" {
-			s.Spec.Template.Annotations = map[string]string{webhook.Restore: template}
+			s.Spec.Template.Annotations = map[string]string{annotations.Restore: template}
 		}
 		return s
 	}

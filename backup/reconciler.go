@@ -37,7 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
-	"github.com/neo4j-backup/neo4j-backup/webhook"
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 )
 
 // fieldManager owns the fields of the CronJob the reconciler applies.
@@ -53,7 +53,7 @@ const (
 
 var cronJobsManaged = prometheus.NewGauge(prometheus.GaugeOpts{
 	Name: "neo4j_backup_cronjobs_managed",
-	Help: "Backup CronJobs in place, one per namespace annotated with " + webhook.Schedule + "; counted by the replica that leads.",
+	Help: "Backup CronJobs in place, one per namespace annotated with " + annotations.Schedule + "; counted by the replica that leads.",
 })
 
 func init() { metrics.Registry.MustRegister(cronJobsManaged) }
@@ -152,7 +152,7 @@ var scheduleChanged = predicate.Funcs{
 }
 
 func scheduled(o client.Object) bool {
-	_, ok := o.GetAnnotations()[webhook.Schedule]
+	_, ok := o.GetAnnotations()[annotations.Schedule]
 	return ok
 }
 
@@ -195,7 +195,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 
 	if !scheduled(ns) {
 		r.note(ns.Name, func(o *observed) { o.warning = "" })
-		return reconcile.Result{}, r.remove(ctx, ns, current, "the namespace no longer has "+webhook.Schedule)
+		return reconcile.Result{}, r.remove(ctx, ns, current, "the namespace no longer has "+annotations.Schedule)
 	}
 	var sets appsv1.StatefulSetList
 	// Read in place, not copied: readSettings changes nothing it is given.
@@ -230,7 +230,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if apierrors.IsInvalid(err) {
 			// Settings the API server refuses for a CronJob, say a time zone
 			// its tzdata lacks: retrying will not help, a new annotation will.
-			r.warn(ns, problemf(ReasonCronJobRefused, nil, "the API server refused the backup CronJob: %v; correct the %s annotations", err, webhook.Prefix))
+			r.warn(ns, problemf(ReasonCronJobRefused, nil, "the API server refused the backup CronJob: %v; correct the %s annotations", err, annotations.Prefix))
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("applying CronJob %s/%s: %w", ns.Name, Name, err)

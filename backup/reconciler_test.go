@@ -38,8 +38,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/controlplane"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
 // cluster is one control plane and one manager running the reconciler,
@@ -332,10 +332,10 @@ func TestReconcilerFollowsNamespaceAnnotations(t *testing.T) {
 	managedBefore := metricValue(t, "neo4j_backup_cronjobs_managed", nil)
 
 	newNamespace(t, kube, "shop", map[string]string{
-		webhook.Schedule:          "0 3 * * *",
-		webhook.Destination:       "s3://prod-backups/neo4j",
-		webhook.CredentialsSecret: "s3-creds",
-		webhook.Keep:              "7d",
+		annotations.Schedule:          "0 3 * * *",
+		annotations.Destination:       "s3://prod-backups/neo4j",
+		annotations.CredentialsSecret: "s3-creds",
+		annotations.Keep:              "7d",
 	}, nil)
 	// Annotated before Neo4j is there: a Warning, then a CronJob once the
 	// StatefulSet comes.
@@ -381,8 +381,8 @@ func TestReconcilerFollowsNamespaceAnnotations(t *testing.T) {
 	}
 
 	// Changed annotations, and a restore naming a backup ID: updated.
-	annotate(t, kube, "Namespace", "", "shop", map[string]string{webhook.Keep: "24", webhook.Suspend: "true", webhook.Timezone: "Europe/Berlin"})
-	annotate(t, kube, "StatefulSet", "shop", "graph", map[string]string{webhook.Restore: "2021-11-11T10:00:00Z"})
+	annotate(t, kube, "Namespace", "", "shop", map[string]string{annotations.Keep: "24", annotations.Suspend: "true", annotations.Timezone: "Europe/Berlin"})
+	annotate(t, kube, "StatefulSet", "shop", "graph", map[string]string{annotations.Restore: "2021-11-11T10:00:00Z"})
 	wantArgs = "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 24 --in-use 2021-11-11T10:00:00Z"
 	cj = waitCronJob(t, kube, "shop", "the CronJob updated to the new annotations", func(cj *batchv1.CronJob) bool {
 		return uploadArgsOf(cj) == wantArgs && ptr.Deref(cj.Spec.Suspend, false) && ptr.Deref(cj.Spec.TimeZone, "") == "Europe/Berlin"
@@ -397,7 +397,7 @@ func TestReconcilerFollowsNamespaceAnnotations(t *testing.T) {
 	waitCronJob(t, kube, "shop", "the edited schedule put back", func(cj *batchv1.CronJob) bool { return cj.Spec.Schedule == "0 3 * * *" })
 
 	// Removing the schedule removes the CronJob.
-	annotate(t, kube, "Namespace", "", "shop", map[string]string{webhook.Schedule: ""})
+	annotate(t, kube, "Namespace", "", "shop", map[string]string{annotations.Schedule: ""})
 	eventually(t, "the CronJob removed", func(ctx context.Context) (bool, error) {
 		cj, err := cronJobIn(ctx, kube, "shop")
 		return err == nil && cj == nil, nil
@@ -415,9 +415,9 @@ func TestReconcilerBackupPodIsAdmittedUnderRestricted(t *testing.T) {
 	kube := startCluster(t)
 	ctx := context.Background()
 	newNamespace(t, kube, "strict", map[string]string{
-		webhook.Schedule:          "@daily",
-		webhook.CredentialsSecret: "s3-creds",
-		webhook.VolumeSize:        "1Gi",
+		annotations.Schedule:          "@daily",
+		annotations.CredentialsSecret: "s3-creds",
+		annotations.VolumeSize:        "1Gi",
 	}, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	createStatefulSet(t, kube, "strict", neo4jStatefulSet("graph", "neo4j:4.4.26-enterprise"))
 	cj := waitCronJob(t, kube, "strict", "the CronJob", func(*batchv1.CronJob) bool { return true })
@@ -449,18 +449,18 @@ func TestReconcilerWarnsOnTwoNeo4jStatefulSets(t *testing.T) {
 	newNamespace(t, kube, "twins", nil, nil)
 	createStatefulSet(t, kube, "twins", neo4jStatefulSet("graph-a", "neo4j:5.26.0-enterprise"))
 	createStatefulSet(t, kube, "twins", neo4jStatefulSet("graph-b", "neo4j:5.26.0-enterprise"))
-	annotate(t, kube, "Namespace", "", "twins", map[string]string{webhook.Schedule: "@daily"})
+	annotate(t, kube, "Namespace", "", "twins", map[string]string{annotations.Schedule: "@daily"})
 
 	msg := waitEvent(t, kube, "twins", corev1.EventTypeWarning, ReasonNeo4jAmbiguous, "there are 2 Neo4j StatefulSets in namespace twins (graph-a, graph-b)")
-	if !strings.Contains(msg, webhook.From) {
-		t.Errorf("Warning %q does not say to set %s", msg, webhook.From)
+	if !strings.Contains(msg, annotations.From) {
+		t.Errorf("Warning %q does not say to set %s", msg, annotations.From)
 	}
 	// The Warning comes from the reconcile that would have made it.
 	if cj, err := cronJobIn(context.Background(), kube, "twins"); err != nil || cj != nil {
 		t.Errorf("namespace twins has CronJob %v (error %v), want none", cj, err)
 	}
 
-	annotate(t, kube, "Namespace", "", "twins", map[string]string{webhook.From: "graph-b-0.graph-b.twins.svc:6362"})
+	annotate(t, kube, "Namespace", "", "twins", map[string]string{annotations.From: "graph-b-0.graph-b.twins.svc:6362"})
 	waitCronJob(t, kube, "twins", "the CronJob of graph-b", func(cj *batchv1.CronJob) bool {
 		return strings.Contains(uploadArgsOf(cj), "--to "+clusterDestination+"/twins/graph-b ")
 	})
@@ -469,7 +469,7 @@ func TestReconcilerWarnsOnTwoNeo4jStatefulSets(t *testing.T) {
 func TestReconcilerWarnsOnCommunityImage(t *testing.T) {
 	kube := startCluster(t)
 	ctx := context.Background()
-	newNamespace(t, kube, "community", map[string]string{webhook.Schedule: "@daily"}, nil)
+	newNamespace(t, kube, "community", map[string]string{annotations.Schedule: "@daily"}, nil)
 	createStatefulSet(t, kube, "community", neo4jStatefulSet("graph", "neo4j:5.26.0"))
 	waitEvent(t, kube, "community", corev1.EventTypeWarning, ReasonImageUnsupported, "StatefulSet graph runs neo4j:5.26.0, which is Neo4j Community")
 	if cj, err := cronJobIn(ctx, kube, "community"); err != nil || cj != nil {
@@ -513,7 +513,7 @@ func TestReconcilerLeavesForeignCronJobAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	annotate(t, kube, "Namespace", "", "handmade", map[string]string{webhook.Schedule: "@daily"})
+	annotate(t, kube, "Namespace", "", "handmade", map[string]string{annotations.Schedule: "@daily"})
 	waitEvent(t, kube, "handmade", corev1.EventTypeWarning, ReasonCronJobNameTaken, "namespace handmade has a CronJob neo4j-backup that neo4j-backup did not make")
 	if now, err := cronJobIn(ctx, kube, "handmade"); err != nil || now.ResourceVersion != old.ResourceVersion {
 		t.Errorf("the hand-made CronJob was changed or removed (error %v)", err)

@@ -22,8 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/controlplane"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
 // Targets of the scale benchmark.
@@ -138,7 +138,7 @@ func createScaleNamespaces(ctx context.Context, kube *kubernetes.Clientset, n in
 		go func() {
 			defer wg.Done()
 			for name := range names {
-				ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{webhook.Schedule: "0 3 * * *"}}}
+				ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{annotations.Schedule: "0 3 * * *"}}}
 				if _, err := kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 					errs <- err
 					return

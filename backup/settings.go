@@ -1,8 +1,8 @@
-// Package backup stamps out the scheduled backup of Neo4j (SPEC §3, §5): a
-// reconciler in `neo4j-backup serve` turns every Namespace annotated with
-// neo4j-backup.io/schedule, with the Neo4j StatefulSet in it, into the
-// neo4j-backup CronJob, keeps it in step with the annotations, and removes it
-// when the schedule goes.
+// Package backup stamps out the scheduled backup of Neo4j (README
+// "Scheduled backups"): a reconciler in `neo4j-backup serve` turns every
+// Namespace annotated with neo4j-backup.io/schedule, with the Neo4j
+// StatefulSet in it, into the neo4j-backup CronJob, keeps it in step with
+// the annotations, and removes it when the schedule goes.
 package backup
 
 // This file is the decide step: a Namespace's annotations and the
@@ -10,9 +10,9 @@ package backup
 // saying why there can be none — out. It is pure: no API calls, no I/O.
 
 import (
+	"cmp"
 	"fmt"
 	"net"
-	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -20,12 +20,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
-// Defaults of the namespace annotations (SPEC §3).
+// Defaults of the namespace annotations (README "Annotations").
 const (
 	defaultTimeZone  = "UTC"
 	defaultDatabases = "neo4j,system"
@@ -55,8 +55,8 @@ type Settings struct {
 	From         []string      // backup addresses, host:port
 	Databases    []string
 
-	UploadImage       string        // this binary's image
-	To                webhook.S3URL // <destination>/<namespace>/<statefulset>
+	UploadImage       string           // this binary's image
+	To                storage.Location // <destination>/<namespace>/<statefulset>
 	Endpoint          string
 	Region            string
 	CredentialsSecret string
@@ -77,26 +77,26 @@ type Settings struct {
 // and the StatefulSets in it. The namespace is annotated with
 // neo4j-backup.io/schedule. An error is a *problem, which says what is wrong
 // and what to do; the namespace then gets no CronJob.
-func readSettings(namespace string, annotations map[string]string, statefulSets []appsv1.StatefulSet, cfg Config) (Settings, error) {
+func readSettings(namespace string, nsAnnotations map[string]string, statefulSets []appsv1.StatefulSet, cfg Config) (Settings, error) {
 	// The validating webhook denies bad values when they are written; this
 	// catches namespaces annotated before it was installed, or while it was
 	// down.
-	if problems := webhook.ValidateNamespace(annotations); len(problems) > 0 {
+	if problems := annotations.ValidateNamespace(nsAnnotations); len(problems) > 0 {
 		return Settings{}, problemf(ReasonInvalidAnnotations, nil, "%s", strings.Join(problems, "; "))
 	}
-	target, err := findNeo4j(namespace, annotations[webhook.From], statefulSets)
+	target, err := findNeo4j(namespace, nsAnnotations[annotations.From], statefulSets)
 	if err != nil {
 		return Settings{}, err
 	}
-	image, version, err := neo4jImage(annotations[webhook.Image], target.statefulSet)
+	image, version, err := neo4jImage(nsAnnotations[annotations.Image], target.statefulSet)
 	if err != nil {
 		return Settings{}, err
 	}
-	dest := first(annotations[webhook.Destination], cfg.DefaultDestination)
+	dest := cmp.Or(nsAnnotations[annotations.Destination], cfg.DefaultDestination)
 	if dest == "" {
-		return Settings{}, problemf(ReasonNoDestination, nil, "there is no backup destination: annotate namespace %s with %s=s3://bucket/prefix, or start neo4j-backup serve with --default-destination", namespace, webhook.Destination)
+		return Settings{}, problemf(ReasonNoDestination, nil, "there is no backup destination: annotate namespace %s with %s=s3://bucket/prefix, or start neo4j-backup serve with --default-destination", namespace, annotations.Destination)
 	}
-	base, err := webhook.ParseS3URL(dest)
+	base, err := storage.ParseLocation(dest)
 	if err != nil {
 		return Settings{}, problemf(ReasonNoDestination, nil, "--default-destination: %v", err)
 	}
@@ -104,21 +104,21 @@ func readSettings(namespace string, annotations map[string]string, statefulSets 
 	s := Settings{
 		Namespace:         namespace,
 		StatefulSet:       target.name,
-		Schedule:          annotations[webhook.Schedule],
-		TimeZone:          first(annotations[webhook.Timezone], defaultTimeZone),
-		Suspend:           annotations[webhook.Suspend] == "true",
+		Schedule:          nsAnnotations[annotations.Schedule],
+		TimeZone:          cmp.Or(nsAnnotations[annotations.Timezone], defaultTimeZone),
+		Suspend:           nsAnnotations[annotations.Suspend] == "true",
 		Neo4jImage:        image,
 		Neo4jVersion:      version,
 		From:              target.from,
-		Databases:         webhook.SplitList(first(annotations[webhook.Databases], defaultDatabases)),
+		Databases:         annotations.SplitList(cmp.Or(nsAnnotations[annotations.Databases], defaultDatabases)),
 		UploadImage:       cfg.Image,
 		To:                base.Join(namespace, target.name),
-		Endpoint:          annotations[webhook.Endpoint],
-		Region:            annotations[webhook.Region],
-		CredentialsSecret: annotations[webhook.CredentialsSecret],
-		Keep:              annotations[webhook.Keep],
+		Endpoint:          nsAnnotations[annotations.Endpoint],
+		Region:            nsAnnotations[annotations.Region],
+		CredentialsSecret: nsAnnotations[annotations.CredentialsSecret],
+		Keep:              nsAnnotations[annotations.Keep],
 		InUse:             inUseIDs(statefulSets),
-		VolumeSize:        annotations[webhook.VolumeSize],
+		VolumeSize:        nsAnnotations[annotations.VolumeSize],
 	}
 	if sts := target.statefulSet; sts != nil {
 		s.ServiceAccount = sts.Spec.Template.Spec.ServiceAccountName
@@ -172,7 +172,7 @@ func findNeo4j(namespace, from string, statefulSets []appsv1.StatefulSet) (targe
 	if from == "" {
 		switch len(candidates) {
 		case 0:
-			return target{}, problemf(ReasonNeo4jNotFound, nil, "there is no Neo4j StatefulSet in namespace %s (one with a container whose image is neo4j or neo4j-enterprise, or named neo4j); create it, or set %s to the Neo4j backup address (host:%s) and %s to its Enterprise image", namespace, webhook.From, backupPort, webhook.Image)
+			return target{}, problemf(ReasonNeo4jNotFound, nil, "there is no Neo4j StatefulSet in namespace %s (one with a container whose image is neo4j or neo4j-enterprise, or named neo4j); create it, or set %s to the Neo4j backup address (host:%s) and %s to its Enterprise image", namespace, annotations.From, backupPort, annotations.Image)
 		case 1:
 			sts := candidates[0]
 			addr, err := serviceAddress(namespace, sts)
@@ -181,28 +181,28 @@ func findNeo4j(namespace, from string, statefulSets []appsv1.StatefulSet) (targe
 			}
 			return target{statefulSet: sts, name: sts.Name, from: []string{addr}}, nil
 		default:
-			return target{}, problemf(ReasonNeo4jAmbiguous, nil, "there are %d Neo4j StatefulSets in namespace %s (%s) and one namespace backs up one; set %s to the backup address of the one to back up, like %s", len(candidates), namespace, stsNames(candidates), webhook.From, exampleAddress(namespace, candidates[0]))
+			return target{}, problemf(ReasonNeo4jAmbiguous, nil, "there are %d Neo4j StatefulSets in namespace %s (%s) and one namespace backs up one; set %s to the backup address of the one to back up, like %s", len(candidates), namespace, stsNames(candidates), annotations.From, exampleAddress(namespace, candidates[0]))
 		}
 	}
 
-	addrs := webhook.SplitList(from)
+	addrs := annotations.SplitList(from)
 	named := pointedAt(addrs, candidates)
 	switch {
 	case len(named) == 1:
 		return target{statefulSet: named[0], name: named[0].Name, from: addrs}, nil
 	case len(named) > 1:
-		return target{}, problemf(ReasonNeo4jAmbiguous, nil, "%s=%s points at %d Neo4j StatefulSets (%s) and one namespace backs up one; list the addresses of one of them only", webhook.From, from, len(named), stsNames(named))
+		return target{}, problemf(ReasonNeo4jAmbiguous, nil, "%s=%s points at %d Neo4j StatefulSets (%s) and one namespace backs up one; list the addresses of one of them only", annotations.From, from, len(named), stsNames(named))
 	case len(candidates) == 1:
 		// An address of another shape (a load balancer, a Service of the
 		// Neo4j Helm chart's): the namespace has one Neo4j, so it is that.
 		return target{statefulSet: candidates[0], name: candidates[0].Name, from: addrs}, nil
 	case len(candidates) > 1:
-		return target{}, problemf(ReasonNeo4jAmbiguous, nil, "%s=%s points at none of the %d Neo4j StatefulSets in namespace %s (%s), so it is unclear whose backups these are; address the pods or the Service of one of them, like %s", webhook.From, from, len(candidates), namespace, stsNames(candidates), exampleAddress(namespace, candidates[0]))
+		return target{}, problemf(ReasonNeo4jAmbiguous, nil, "%s=%s points at none of the %d Neo4j StatefulSets in namespace %s (%s), so it is unclear whose backups these are; address the pods or the Service of one of them, like %s", annotations.From, from, len(candidates), namespace, stsNames(candidates), exampleAddress(namespace, candidates[0]))
 	}
 	// Neo4j runs elsewhere: the backups are named after what from names.
 	name := statefulSetNamed(addrs[0])
 	if name == "" {
-		return target{}, problemf(ReasonNoBackupAddress, nil, "%s=%s names Neo4j by IP address and namespace %s has no Neo4j StatefulSet to name the backup folder after; address it by its DNS name, like graph-0.graph.%s.svc:%s", webhook.From, from, namespace, namespace, backupPort)
+		return target{}, problemf(ReasonNoBackupAddress, nil, "%s=%s names Neo4j by IP address and namespace %s has no Neo4j StatefulSet to name the backup folder after; address it by its DNS name, like graph-0.graph.%s.svc:%s", annotations.From, from, namespace, namespace, backupPort)
 	}
 	return target{name: name, from: addrs}, nil
 }
@@ -215,13 +215,13 @@ func findNeo4j(namespace, from string, statefulSets []appsv1.StatefulSet) (targe
 // address anyway.
 func serviceAddress(namespace string, sts *appsv1.StatefulSet) (string, error) {
 	if sts.Spec.ServiceName == "" {
-		return "", problemf(ReasonNoBackupAddress, sts, "StatefulSet %s has no governing Service (spec.serviceName), so its pods have no stable backup address; give it a headless Service, or set %s to an address that reaches Neo4j's backup port (host:%s)", sts.Name, webhook.From, backupPort)
+		return "", problemf(ReasonNoBackupAddress, sts, "StatefulSet %s has no governing Service (spec.serviceName), so its pods have no stable backup address; give it a headless Service, or set %s to an address that reaches Neo4j's backup port (host:%s)", sts.Name, annotations.From, backupPort)
 	}
 	return net.JoinHostPort(sts.Spec.ServiceName+"."+namespace+".svc", backupPort), nil
 }
 
 func exampleAddress(namespace string, sts *appsv1.StatefulSet) string {
-	svc := first(sts.Spec.ServiceName, sts.Name)
+	svc := cmp.Or(sts.Spec.ServiceName, sts.Name)
 	return fmt.Sprintf("%s-0.%s.%s.svc:%s", sts.Name, svc, namespace, backupPort)
 }
 
@@ -231,7 +231,7 @@ func neo4jStatefulSets(statefulSets []appsv1.StatefulSet) []*appsv1.StatefulSet 
 	var out []*appsv1.StatefulSet
 	for i := range statefulSets {
 		sts := &statefulSets[i]
-		if sts.DeletionTimestamp == nil && webhook.Neo4jContainer(&sts.Spec.Template.Spec) != nil {
+		if sts.DeletionTimestamp == nil && neo4j.Container(&sts.Spec.Template.Spec) != nil {
 			out = append(out, sts)
 		}
 	}
@@ -282,14 +282,14 @@ func firstLabel(addr string) string {
 func neo4jImage(annotated string, sts *appsv1.StatefulSet) (string, neo4j.Version, error) {
 	var running string
 	if sts != nil {
-		running = webhook.Neo4jContainer(&sts.Spec.Template.Spec).Image
+		running = neo4j.Container(&sts.Spec.Template.Spec).Image
 		if community(running) {
 			return "", neo4j.Version{}, problemf(ReasonImageUnsupported, sts, "StatefulSet %s runs %s, which is Neo4j Community; online backup needs Neo4j Enterprise: run the Enterprise image (a tag like 5.26-enterprise)", sts.Name, running)
 		}
 	}
 	if annotated != "" {
 		if community(annotated) {
-			return "", neo4j.Version{}, problemf(ReasonImageUnsupported, sts, "%s=%s is Neo4j Community, whose neo4j-admin cannot take online backups; use the Enterprise image (a tag like 5.26-enterprise)", webhook.Image, annotated)
+			return "", neo4j.Version{}, problemf(ReasonImageUnsupported, sts, "%s=%s is Neo4j Community, whose neo4j-admin cannot take online backups; use the Enterprise image (a tag like 5.26-enterprise)", annotations.Image, annotated)
 		}
 		// The image the user names is trusted to be Enterprise; its version
 		// is read from its tag, else from the StatefulSet's image.
@@ -299,34 +299,29 @@ func neo4jImage(annotated string, sts *appsv1.StatefulSet) (string, neo4j.Versio
 		if img, err := neo4j.ParseImage(running); running != "" && err == nil {
 			return annotated, img.Version, nil
 		}
-		return "", neo4j.Version{}, problemf(ReasonImageUnsupported, sts, "%s=%s has no Neo4j version in its tag, and there is no Neo4j StatefulSet image to read one from; use a tag like neo4j:5.26-enterprise", webhook.Image, annotated)
+		return "", neo4j.Version{}, problemf(ReasonImageUnsupported, sts, "%s=%s has no Neo4j version in its tag, and there is no Neo4j StatefulSet image to read one from; use a tag like neo4j:5.26-enterprise", annotations.Image, annotated)
 	}
 	if sts == nil {
-		return "", neo4j.Version{}, problemf(ReasonImageUnsupported, nil, "%s names a Neo4j that is no StatefulSet of this namespace, so there is no image to run neo4j-admin in; set %s to its Neo4j Enterprise image, like neo4j:5.26-enterprise", webhook.From, webhook.Image)
+		return "", neo4j.Version{}, problemf(ReasonImageUnsupported, nil, "%s names a Neo4j that is no StatefulSet of this namespace, so there is no image to run neo4j-admin in; set %s to its Neo4j Enterprise image, like neo4j:5.26-enterprise", annotations.From, annotations.Image)
 	}
 	img, err := neo4j.ParseImage(running)
 	if err != nil {
 		msg := fmt.Sprintf("StatefulSet %s: %v", sts.Name, err)
-		if !strings.Contains(msg, webhook.Image) {
-			msg += fmt.Sprintf("; run a tagged image like neo4j:5.26-enterprise, or set %s to the Enterprise image to run neo4j-admin in", webhook.Image)
+		if !strings.Contains(msg, annotations.Image) {
+			msg += fmt.Sprintf("; run a tagged image like neo4j:5.26-enterprise, or set %s to the Enterprise image to run neo4j-admin in", annotations.Image)
 		}
 		return "", neo4j.Version{}, problemf(ReasonImageUnsupported, sts, "%s", msg)
 	}
 	if !img.Enterprise {
-		return "", neo4j.Version{}, problemf(ReasonImageUnsupported, sts, "StatefulSet %s runs %s, which neither its name (neo4j-enterprise) nor its tag (…-enterprise) says is Neo4j Enterprise, and online backup needs Enterprise; set %s to the Enterprise image to run neo4j-admin in", sts.Name, running, webhook.Image)
+		return "", neo4j.Version{}, problemf(ReasonImageUnsupported, sts, "StatefulSet %s runs %s, which neither its name (neo4j-enterprise) nor its tag (…-enterprise) says is Neo4j Enterprise, and online backup needs Enterprise; set %s to the Enterprise image to run neo4j-admin in", sts.Name, running, annotations.Image)
 	}
 	return running, img.Version, nil
 }
 
-// community reports an official Neo4j Community image: repository neo4j, a
-// version tag without "enterprise".
+// community reports an official Neo4j Community image.
 func community(ref string) bool {
 	img, err := neo4j.ParseImage(ref)
-	if err != nil || img.Enterprise {
-		return false
-	}
-	repo, _, _ := strings.Cut(path.Base(strings.Split(ref, "@")[0]), ":")
-	return repo == "neo4j"
+	return err == nil && img.Community()
 }
 
 // inUseIDs are the backup IDs that neo4j-backup.io/restore annotations of the
@@ -337,7 +332,7 @@ func community(ref string) bool {
 func inUseIDs(statefulSets []appsv1.StatefulSet) []string {
 	seen := map[string]bool{}
 	for _, sts := range statefulSets {
-		for _, v := range []string{sts.Annotations[webhook.Restore], sts.Spec.Template.Annotations[webhook.Restore]} {
+		for _, v := range []string{sts.Annotations[annotations.Restore], sts.Spec.Template.Annotations[annotations.Restore]} {
 			if _, err := storage.ParseID(v); err == nil {
 				seen[v] = true
 			}
@@ -357,13 +352,4 @@ func stsNames(sets []*appsv1.StatefulSet) string {
 		names[i] = sts.Name
 	}
 	return strings.Join(names, ", ")
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -6,7 +6,6 @@ package neo4j
 
 import (
 	"fmt"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -49,30 +48,6 @@ func ParseVersion(s string) (Version, error) {
 		return Version{}, fmt.Errorf("Neo4j %s is not supported; neo4j-backup supports 4.x, 5.x and calendar versions (2025.01 on)", v)
 	}
 	return v, nil
-}
-
-// Image is what an image reference says about the Neo4j in it.
-type Image struct {
-	Version    Version
-	Enterprise bool
-}
-
-// ParseImage reads the version and edition from a Neo4j image reference:
-// neo4j:4.2.8-enterprise, neo4j-enterprise:5.26, neo4j:5.26 (Community).
-// An image pinned only by digest says nothing: an error.
-func ParseImage(ref string) (Image, error) {
-	ref, _, _ = strings.Cut(ref, "@")
-	name := path.Base(ref)
-	repo, tag, ok := strings.Cut(name, ":")
-	if !ok || tag == "" || tag == "latest" {
-		return Image{}, fmt.Errorf("image %s has no version tag; use a tag like neo4j:5.26-enterprise or set neo4j-backup.io/image", ref)
-	}
-	v, err := ParseVersion(tag)
-	if err != nil {
-		return Image{}, fmt.Errorf("image %s: %v", ref, err)
-	}
-	enterprise := repo == "neo4j-enterprise" || strings.Contains(tag, "enterprise")
-	return Image{Version: v, Enterprise: enterprise}, nil
 }
 
 // BackupCommands returns the neo4j-admin invocations that back up
@@ -120,22 +95,6 @@ func RestoreCommand(v Version, from, database string, expandCommands bool) []str
 		cmd = append(cmd, "--expand-commands")
 	}
 	return cmd
-}
-
-// artifactPattern is a 5.x backup artifact's name: <database>-<yyyy-MM-ddTHH-mm-ss>.backup.
-var artifactPattern = regexp.MustCompile(`^(.+)-([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2})\.backup$`)
-
-// DatabaseOf names the database a top-level entry of a backup folder holds:
-// a 4.x folder is named after its database, a 5.x artifact starts with it.
-// ok is false for anything else.
-func DatabaseOf(name string, isDir bool) (database string, ok bool) {
-	if isDir {
-		return name, true
-	}
-	if m := artifactPattern.FindStringSubmatch(name); m != nil {
-		return m[1], true
-	}
-	return "", false
 }
 
 // UnbindCommand returns the invocation that removes a cluster member's

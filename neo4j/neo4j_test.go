@@ -1,6 +1,7 @@
 package neo4j
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -101,6 +102,25 @@ func TestDatabaseOf(t *testing.T) {
 		got, ok := DatabaseOf(tt.name, tt.isDir)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("DatabaseOf(%q, %v) = %q, %v; want %q, %v", tt.name, tt.isDir, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestDatabases(t *testing.T) {
+	cases := []struct {
+		name  string
+		paths []string
+		want  []string
+	}{
+		{"4.x: a folder per database", []string{"neo4j/neostore", "neo4j/schema/x", "system/neostore"}, []string{"neo4j", "system"}},
+		{"5.x: a .backup file per database", []string{"neo4j-2023-06-29T14-51-33.backup", "system-2023-06-29T14-51-35.backup", "my-db-2023-06-29T14-51-36.backup"}, []string{"my-db", "neo4j", "system"}},
+		{"5.x: full and differential", []string{"neo4j-2023-06-29T14-51-33.backup", "neo4j-2023-06-30T14-51-33.backup"}, []string{"neo4j"}},
+		{"5.x in folders", []string{"x/neo4j-2023-06-29T14-51-33.backup", "x/notes.txt"}, []string{"neo4j"}},
+		{"loose files only", []string{"a.txt", "b"}, nil},
+	}
+	for _, c := range cases {
+		if got := Databases(c.paths); !slices.Equal(got, c.want) {
+			t.Errorf("%s: Databases = %v; want %v", c.name, got, c.want)
 		}
 	}
 }

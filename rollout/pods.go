@@ -6,7 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/neo4j-backup/neo4j-backup/webhook"
+	"github.com/neo4j-backup/neo4j-backup/annotations"
+	"github.com/neo4j-backup/neo4j-backup/podrestore"
 )
 
 // Outcome is how far one pod got with the restore.
@@ -54,13 +55,13 @@ func podResult(name string, pod *corev1.Pod, id string) PodResult {
 		return waiting("no pod yet")
 	case pod.DeletionTimestamp != nil:
 		return waiting("the pod is being deleted")
-	case pod.Annotations[webhook.Restore] != id:
+	case pod.Annotations[annotations.Restore] != id:
 		return failed("the pod carries %s=%q, not %s: it was made from another revision of the pod template (does the StatefulSet's rollingUpdate set a partition?)",
-			webhook.Restore, pod.Annotations[webhook.Restore], id)
+			annotations.Restore, pod.Annotations[annotations.Restore], id)
 	}
 	ours := injected(pod)
 	if len(ours) == 0 {
-		return failed("the pod has no %s init container: the restore webhook did not inject it; check that neo4j-backup serve is running", webhook.FetchContainer)
+		return failed("the pod has no %s init container: the restore webhook did not inject it; check that neo4j-backup serve is running", podrestore.FetchContainer)
 	}
 	for _, c := range ours {
 		st := initStatus(pod, c)
@@ -87,7 +88,7 @@ func podResult(name string, pod *corev1.Pod, id string) PodResult {
 		}
 	}
 	if len(ours) == 1 {
-		return PodResult{name, Fetched, fmt.Sprintf("fetched %s into %s; restore-mode is %s, so restoring it is left to you", id, webhook.StagePath, webhook.ModeFetch)}
+		return PodResult{name, Fetched, fmt.Sprintf("fetched %s into %s; restore-mode is %s, so restoring it is left to you", id, podrestore.StagePath, annotations.ModeFetch)}
 	}
 	return PodResult{name, Restored, "restored " + id}
 }
@@ -95,7 +96,7 @@ func podResult(name string, pod *corev1.Pod, id string) PodResult {
 // injected names the restore init containers the pod has, in order.
 func injected(pod *corev1.Pod) []string {
 	var names []string
-	for _, want := range []string{webhook.FetchContainer, webhook.RestoreContainer} {
+	for _, want := range []string{podrestore.FetchContainer, podrestore.RestoreContainer} {
 		for _, c := range pod.Spec.InitContainers {
 			if c.Name == want {
 				names = append(names, want)

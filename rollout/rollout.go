@@ -1,8 +1,10 @@
-// Package rollout restores a running Neo4j StatefulSet the way SPEC §4 says
-// a causal cluster is restored: scale it to 0, annotate it with the backup,
-// scale it back, and wait until every pod's restore init containers have
-// run. At every step it knows where it left the StatefulSet, so an
-// interruption or a failure says exactly that and how to finish or undo it.
+// Package rollout is the CLI's `restore`: it restores a running Neo4j
+// StatefulSet from outside, the way the README ("Restore a StatefulSet")
+// says a causal cluster is restored: scale it to 0, annotate it with the
+// backup, scale it back, and wait until every pod's restore init containers
+// (package podrestore) have run. At every step it knows where it left the
+// StatefulSet, so an interruption or a failure says exactly that and how to
+// finish or undo it.
 package rollout
 
 import (
@@ -17,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/neo4j-backup/neo4j-backup/webhook"
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 )
 
 // Options bound and report a rollout.
@@ -66,7 +68,7 @@ func (s *StatefulSet) Run(ctx context.Context, id string, databases []string, o 
 	name := s.sts.Name
 	if r.replicas == 0 {
 		return nil, fmt.Errorf("%s has 0 replicas, so no pod would restore; run `kubectl annotate statefulset %s -n %s %s=%s` and scale it up yourself",
-			name, name, s.sts.Namespace, webhook.Restore, id)
+			name, name, s.sts.Namespace, annotations.Restore, id)
 	}
 	if ctx.Err() != nil {
 		return nil, r.fail(ctx, "", nil)
@@ -86,7 +88,7 @@ func (s *StatefulSet) Run(ctx context.Context, id string, databases []string, o 
 	if ctx.Err() != nil {
 		return nil, r.fail(ctx, "", nil)
 	}
-	fmt.Fprintf(o.Progress, "annotating %s %s=%s\n", name, webhook.Restore, id)
+	fmt.Fprintf(o.Progress, "annotating %s %s=%s\n", name, annotations.Restore, id)
 	if err := r.annotate(ctx); err != nil {
 		return nil, r.rollBack(ctx, err)
 	}
@@ -112,7 +114,7 @@ func (s *StatefulSet) Run(ctx context.Context, id string, databases []string, o 
 	}
 	if len(failed) > 0 {
 		return results, fmt.Errorf("%d of %d pods did not restore (%s), so Neo4j does not start in them; %s is at %d replicas and annotated %s=%s: run neo4j-backup restore again with another --at, or `%s` and `kubectl delete pod -n %s %s` to start them without a restore",
-			len(failed), len(results), strings.Join(failed, ", "), name, r.replicas, webhook.Restore, id, r.removeAnnotation(), s.sts.Namespace, strings.Join(failed, " "))
+			len(failed), len(results), strings.Join(failed, ", "), name, r.replicas, annotations.Restore, id, r.removeAnnotation(), s.sts.Namespace, strings.Join(failed, " "))
 	}
 	fmt.Fprintf(o.Progress, "every pod of %s has %s backup %s\n", name, results[0].Outcome, id)
 	return results, nil
@@ -136,8 +138,8 @@ func (r *rollout) annotate(ctx context.Context) error {
 		return err
 	}
 	r.stage = annotated
-	if got := sts.Spec.Template.Annotations[webhook.Restore]; got != r.id {
-		return fmt.Errorf("its pod template did not get %s=%s: the neo4j-backup webhook that copies it there is not installed or not running", webhook.Restore, r.id)
+	if got := sts.Spec.Template.Annotations[annotations.Restore]; got != r.id {
+		return fmt.Errorf("its pod template did not get %s=%s: the neo4j-backup webhook that copies it there is not installed or not running", annotations.Restore, r.id)
 	}
 	return nil
 }
@@ -283,13 +285,13 @@ func (r *rollout) left() string {
 	case annotated:
 		undo := r.undoAnnotation()
 		if undo == "" {
-			return fmt.Sprintf("%s is scaled to 0 (was %d) and annotated %s=%s, as it was before; run `%s` to bring it back", name, n, webhook.Restore, r.id, scaleBack)
+			return fmt.Sprintf("%s is scaled to 0 (was %d) and annotated %s=%s, as it was before; run `%s` to bring it back", name, n, annotations.Restore, r.id, scaleBack)
 		}
 		return fmt.Sprintf("%s is scaled to 0 (was %d) and annotated %s=%s; run `%s` to bring it back restoring %s, or first `%s` to bring it back as it was",
-			name, n, webhook.Restore, r.id, scaleBack, r.id, undo)
+			name, n, annotations.Restore, r.id, scaleBack, r.id, undo)
 	case scaledUp:
 		return fmt.Sprintf("%s is back at %d replicas and annotated %s=%s, so its pods restore that backup as they start; `kubectl get pods -n %s` shows them",
-			name, n, webhook.Restore, r.id, ns)
+			name, n, annotations.Restore, r.id, ns)
 	}
 	return "nothing was changed"
 }
@@ -298,7 +300,7 @@ func (r *rollout) left() string {
 // back as they were before the rollout; empty if it changed none.
 func (r *rollout) undoAnnotation() string {
 	var args []string
-	for _, k := range []string{webhook.Restore, webhook.RestoreDatabases} {
+	for _, k := range []string{annotations.Restore, annotations.RestoreDatabases} {
 		before, had := r.sts.Annotations[k]
 		now := wanted(r.id, r.databases)[k]
 		switch {
@@ -317,9 +319,9 @@ func (r *rollout) undoAnnotation() string {
 // removeAnnotation is the kubectl command that removes the restore
 // annotations the rollout set, so pods start without a restore.
 func (r *rollout) removeAnnotation() string {
-	cmd := fmt.Sprintf("kubectl annotate statefulset %s -n %s %s-", r.sts.Name, r.sts.Namespace, webhook.Restore)
+	cmd := fmt.Sprintf("kubectl annotate statefulset %s -n %s %s-", r.sts.Name, r.sts.Namespace, annotations.Restore)
 	if len(r.databases) > 0 {
-		cmd += " " + webhook.RestoreDatabases + "-"
+		cmd += " " + annotations.RestoreDatabases + "-"
 	}
 	return cmd
 }

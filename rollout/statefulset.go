@@ -1,8 +1,7 @@
 package rollout
 
-// This file reads the StatefulSet before anything changes, and says what its
-// pods will carry once it is annotated: the same annotations, read the same
-// way, as the webhook.
+// This file reads the StatefulSet before anything changes, and asks the
+// apiserver what its pods will carry once it is annotated.
 
 import (
 	"context"
@@ -10,14 +9,14 @@ import (
 	"fmt"
 	"strings"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/neo4j-backup/neo4j-backup/webhook"
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 )
 
 // StatefulSet is the StatefulSet to restore and its Namespace's
@@ -36,7 +35,7 @@ func Load(ctx context.Context, kube kubernetes.Interface, namespace, name string
 		return nil, fmt.Errorf("there is no namespace %s", namespace)
 	}
 	if apierrors.IsForbidden(err) {
-		return nil, fmt.Errorf("reading namespace %s, whose %s annotations say where its backups are: %v; ask for permission to get it", namespace, webhook.Prefix, err)
+		return nil, fmt.Errorf("reading namespace %s, whose %s annotations say where its backups are: %v; ask for permission to get it", namespace, annotations.Prefix, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading namespace %s: %v", namespace, err)
@@ -65,15 +64,29 @@ func (s *StatefulSet) Replicas() int32 {
 
 // Settings returns what the webhook will read from the StatefulSet's pods
 // once it is annotated to restore at (only databases, if any are named):
-// where the backups are, the endpoint and the region.
-func (s *StatefulSet) Settings(at string, databases []string, defaultDestination string) (webhook.RestoreSettings, error) {
-	pod, err := s.podAnnotations(at, databases)
-	if err != nil {
-		return webhook.RestoreSettings{}, err
+// where the backups are, the endpoint and the region. It asks the apiserver
+// rather than predicting its answer: a server-side dry run of the
+// annotation patch goes through the admission webhooks, so the pod template
+// it returns is the one the pods will be created from. Nothing is changed;
+// a missing webhook is found here, before anything is scaled.
+func (s *StatefulSet) Settings(ctx context.Context, at string, databases []string, defaultDestination string) (annotations.RestoreSettings, error) {
+	name := s.sts.Name
+	dry, err := s.kube.AppsV1().StatefulSets(s.sts.Namespace).Patch(ctx, name, types.MergePatchType, annotationPatch(at, databases), metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
+	if apierrors.IsForbidden(err) {
+		return annotations.RestoreSettings{}, fmt.Errorf("StatefulSet %s: %v; annotating it needs permission to patch StatefulSets in namespace %s", name, err, s.sts.Namespace)
 	}
-	settings, err := webhook.ReadRestore(pod, s.namespace, s.sts.Namespace, s.sts.Name, defaultDestination)
 	if err != nil {
-		return webhook.RestoreSettings{}, fmt.Errorf("StatefulSet %s: %v", s.sts.Name, err)
+		// A denial of the validating webhook is a sentence about the values.
+		return annotations.RestoreSettings{}, fmt.Errorf("StatefulSet %s: %v; nothing was changed", name, err)
+	}
+	template := dry.Spec.Template.Annotations
+	if template[annotations.Restore] != at {
+		return annotations.RestoreSettings{}, fmt.Errorf("annotating StatefulSet %s would not reach its pod template (a dry run left %s=%q there): the neo4j-backup webhook that copies it is not installed or not running; nothing was changed; check `kubectl get mutatingwebhookconfigurations` and the neo4j-backup Deployment",
+			name, annotations.Restore, template[annotations.Restore])
+	}
+	settings, err := annotations.ReadRestore(template, s.namespace, s.sts.Namespace, name, defaultDestination)
+	if err != nil {
+		return annotations.RestoreSettings{}, fmt.Errorf("StatefulSet %s: %v", name, err)
 	}
 	return settings, nil
 }
@@ -82,10 +95,10 @@ func (s *StatefulSet) Settings(at string, databases []string, defaultDestination
 // removed unless databases are named, so an earlier restore's list does not
 // narrow this one.
 func wanted(at string, databases []string) map[string]*string {
-	m := map[string]*string{webhook.Restore: &at, webhook.RestoreDatabases: nil}
+	m := map[string]*string{annotations.Restore: &at, annotations.RestoreDatabases: nil}
 	if len(databases) > 0 {
 		list := strings.Join(databases, ",")
-		m[webhook.RestoreDatabases] = &list
+		m[annotations.RestoreDatabases] = &list
 	}
 	return m
 }
@@ -93,40 +106,4 @@ func wanted(at string, databases []string) map[string]*string {
 func annotationPatch(at string, databases []string) []byte {
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": wanted(at, databases)}})
 	return patch
-}
-
-// podAnnotations are the annotations the pods will carry after the
-// annotation patch: the pod template's, with what the StatefulSet webhook
-// copies there from the metadata.
-func (s *StatefulSet) podAnnotations(at string, databases []string) (map[string]string, error) {
-	before, err := json.Marshal(s.sts)
-	if err != nil {
-		return nil, err
-	}
-	after, err := jsonpatch.MergePatch(before, annotationPatch(at, databases))
-	if err != nil {
-		return nil, err
-	}
-	var annotated appsv1.StatefulSet
-	if err := json.Unmarshal(after, &annotated); err != nil {
-		return nil, err
-	}
-	if ops := webhook.CopyToTemplate(&annotated, s.sts); len(ops) > 0 {
-		raw, err := json.Marshal(ops)
-		if err != nil {
-			return nil, err
-		}
-		patch, err := jsonpatch.DecodePatch(raw)
-		if err != nil {
-			return nil, err
-		}
-		if after, err = patch.Apply(after); err != nil {
-			return nil, err
-		}
-		annotated = appsv1.StatefulSet{}
-		if err := json.Unmarshal(after, &annotated); err != nil {
-			return nil, err
-		}
-	}
-	return annotated.Spec.Template.Annotations, nil
 }

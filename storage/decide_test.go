@@ -47,23 +47,26 @@ func TestParseEndpoint(t *testing.T) {
 		secure bool
 		err    string
 	}{
-		{in: "", host: "s3.amazonaws.com", secure: true},
 		{in: "minio.example.com", host: "minio.example.com", secure: true},
 		{in: "minio.example.com:9000", host: "minio.example.com:9000", secure: true},
 		{in: "http://127.0.0.1:9000", host: "127.0.0.1:9000"},
 		{in: "http://minio:9000/", host: "minio:9000"},
 		{in: "https://nyc3.digitaloceanspaces.com", host: "nyc3.digitaloceanspaces.com", secure: true},
-		{in: "s3://bucket/prefix", err: "use host[:port] for HTTPS or an http:// or https:// URL"},
-		{in: "http://minio:9000/bucket", err: "has a path"},
-		{in: "http://", err: "is not host[:port]"},
+		{in: "", err: "is not an S3 endpoint"},
+		{in: "s3://bucket/prefix", err: "is not an S3 endpoint; write it as host[:port]"},
+		{in: "http://minio:9000/bucket", err: "the bucket goes in s3://bucket/prefix"},
+		{in: "http://", err: "is not an S3 endpoint"},
+		{in: "https://s3.example.com?x=1", err: "is not an S3 endpoint"},
+		{in: "https://s3.example.com#x", err: "is not an S3 endpoint"},
+		{in: "https://user@s3.example.com", err: "is not an S3 endpoint"},
 	}
 	for _, c := range cases {
-		host, secure, err := parseEndpoint(c.in)
+		u, err := ParseEndpoint(c.in)
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
-			t.Errorf("parseEndpoint(%q) = %s, %v, %v; want an error saying %q", c.in, host, secure, err, c.err)
-		case c.err == "" && (err != nil || host != c.host || secure != c.secure):
-			t.Errorf("parseEndpoint(%q) = %s, %v, %v; want %s, %v", c.in, host, secure, err, c.host, c.secure)
+			t.Errorf("ParseEndpoint(%q) = %v, %v; want an error saying %q", c.in, u, err, c.err)
+		case c.err == "" && (err != nil || u.Host != c.host || (u.Scheme == "https") != c.secure):
+			t.Errorf("ParseEndpoint(%q) = %v, %v; want %s, secure %v", c.in, u, err, c.host, c.secure)
 		}
 	}
 }
@@ -199,25 +202,6 @@ func TestSelectForPrune(t *testing.T) {
 		}
 		if !slices.Equal(ids, c.want) {
 			t.Errorf("%s: selectForPrune = %v; want %v", c.name, ids, c.want)
-		}
-	}
-}
-
-func TestInferDatabases(t *testing.T) {
-	cases := []struct {
-		name  string
-		paths []string
-		want  []string
-	}{
-		{"4.x: a folder per database", []string{"neo4j/neostore", "neo4j/schema/x", "system/neostore"}, []string{"neo4j", "system"}},
-		{"5.x: a .backup file per database", []string{"neo4j-2023-06-29T14-51-33.backup", "system-2023-06-29T14-51-35.backup", "my-db-2023-06-29T14-51-36.backup"}, []string{"my-db", "neo4j", "system"}},
-		{"5.x: full and differential", []string{"neo4j-2023-06-29T14-51-33.backup", "neo4j-2023-06-30T14-51-33.backup"}, []string{"neo4j"}},
-		{"5.x in folders", []string{"x/neo4j-2023-06-29T14-51-33.backup", "x/notes.txt"}, []string{"neo4j"}},
-		{"loose files only", []string{"a.txt", "b"}, nil},
-	}
-	for _, c := range cases {
-		if got := inferDatabases(c.paths); !slices.Equal(got, c.want) {
-			t.Errorf("%s: inferDatabases = %v; want %v", c.name, got, c.want)
 		}
 	}
 }

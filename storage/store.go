@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"crypto/x509"
 	"fmt"
 	"net/url"
@@ -60,17 +61,21 @@ type Store struct {
 // Open connects to a location. It makes no request: a wrong endpoint or
 // wrong credentials show up on the first call.
 func Open(loc Location, cfg Config) (*Store, error) {
-	endpoint := firstNonEmpty(cfg.Endpoint, os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL"))
-	host, secure, err := parseEndpoint(endpoint)
-	if err != nil {
-		return nil, err
+	endpoint := cmp.Or(cfg.Endpoint, os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL"))
+	host, secure := "s3.amazonaws.com", true
+	if endpoint != "" {
+		u, err := ParseEndpoint(endpoint)
+		if err != nil {
+			return nil, err
+		}
+		host, secure = u.Host, u.Scheme == "https"
 	}
 	transport, err := minio.DefaultTransport(secure)
 	if err != nil {
 		return nil, err
 	}
 	if secure {
-		caFile := firstNonEmpty(cfg.CAFile, os.Getenv("AWS_CA_BUNDLE"))
+		caFile := cmp.Or(cfg.CAFile, os.Getenv("AWS_CA_BUNDLE"))
 		if caFile != "" {
 			pool, err := trustedCAs(caFile)
 			if err != nil {
@@ -88,7 +93,7 @@ func Open(loc Location, cfg Config) (*Store, error) {
 		Creds:        creds,
 		Secure:       secure,
 		Transport:    transport,
-		Region:       firstNonEmpty(cfg.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
+		Region:       cmp.Or(cfg.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 		BucketLookup: minio.BucketLookupAuto,
 		MaxRetries:   cfg.Retries,
 	})
@@ -119,26 +124,21 @@ func Open(loc Location, cfg Config) (*Store, error) {
 // Location is where the store keeps its backups.
 func (s *Store) Location() Location { return s.loc }
 
-// parseEndpoint reads host[:port] (HTTPS) or http(s)://host[:port].
-// Empty means AWS S3.
-func parseEndpoint(s string) (host string, secure bool, err error) {
-	if s == "" {
-		return "s3.amazonaws.com", true, nil
-	}
+// ParseEndpoint reads an S3 endpoint as people write it: host[:port]
+// (HTTPS) or an http:// or https:// URL with nothing after the port. It is
+// the one reader of the endpoint flag, AWS_ENDPOINT_URL* and the endpoint
+// annotation.
+func ParseEndpoint(s string) (*url.URL, error) {
+	raw := s
 	if !strings.Contains(s, "://") {
-		s = "https://" + s
+		raw = "https://" + s
 	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return "", false, fmt.Errorf("endpoint %q is not host[:port] or an http(s):// URL", s)
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q is not an S3 endpoint; write it as host[:port] or https://host[:port] (the bucket goes in s3://bucket/prefix)", s)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", false, fmt.Errorf("endpoint %q: use host[:port] for HTTPS or an http:// or https:// URL", s)
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return "", false, fmt.Errorf("endpoint %q has a path, query or user; give only the scheme, host and port (the bucket goes in s3://bucket/prefix)", s)
-	}
-	return u.Host, u.Scheme == "https", nil
+	return u, nil
 }
 
 // trustedCAs is the system's pool plus the certificates in file.
@@ -169,13 +169,4 @@ func awsCredentials() *credentials.Credentials {
 		providers = append(providers, &credentials.IAM{})
 	}
 	return credentials.NewChainCredentials(providers)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -21,7 +21,8 @@ import (
 type UploadOptions struct {
 	// ID is the backup ID; empty: the time the upload starts.
 	ID string
-	// Databases in the backup; empty: inferred from the folder (see inferDatabases).
+	// Databases in the backup, as the caller knows them: storage does not
+	// read Neo4j's file names.
 	Databases []string
 	// Neo4jVersion of the server backed up, recorded in the manifest when known.
 	Neo4jVersion string
@@ -77,13 +78,6 @@ func (s *Store) Upload(ctx context.Context, dir string, opts UploadOptions) (*Ma
 		Neo4jVersion:  opts.Neo4jVersion,
 		Databases:     opts.Databases,
 		Files:         stored,
-	}
-	if len(m.Databases) == 0 {
-		paths := make([]string, len(files))
-		for i, f := range files {
-			paths[i] = f.path
-		}
-		m.Databases = inferDatabases(paths)
 	}
 	if err := s.putManifest(ctx, m); err != nil {
 		return nil, fmt.Errorf("backup %s: writing the manifest: %w", id, err)

@@ -18,6 +18,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 )
 
 // Paths the webhook server serves; manifests/ names the same.
@@ -57,8 +59,8 @@ func (h *PodInjector) Handle(ctx context.Context, req admission.Request) admissi
 	if err := h.decoder.Decode(req, &pod); err != nil {
 		return count("pod", outcomeError, admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the pod: %w", err)))
 	}
-	if _, ok := pod.Annotations[Restore]; !ok {
-		return count("pod", outcomeSkipped, admission.Allowed("no "+Restore+" annotation"))
+	if _, ok := pod.Annotations[annotations.Restore]; !ok {
+		return count("pod", outcomeSkipped, admission.Allowed("no "+annotations.Restore+" annotation"))
 	}
 	ns := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}}
 	if err := h.Namespaces.Get(ctx, client.ObjectKey{Name: req.Namespace}, ns); err != nil {
@@ -74,7 +76,7 @@ func (h *PodInjector) Handle(ctx context.Context, req admission.Request) admissi
 	if len(ops) == 0 {
 		return count("pod", outcomeSkipped, admission.Allowed("already injected"))
 	}
-	logf.FromContext(ctx).Info("injected restore", "namespace", req.Namespace, "pod", podName(&pod), "restore", pod.Annotations[Restore])
+	logf.FromContext(ctx).Info("injected restore", "namespace", req.Namespace, "pod", podName(&pod), "restore", pod.Annotations[annotations.Restore])
 	return count("pod", outcomeInjected, admission.Patched("", ops...))
 }
 
@@ -119,14 +121,14 @@ func (h *Validator) Handle(_ context.Context, req admission.Request) admission.R
 		if err := h.decoder.Decode(req, &obj); err != nil {
 			return count("validate", outcomeError, admission.Errored(http.StatusBadRequest, err))
 		}
-		problems = ValidateNamespace(obj.Annotations)
+		problems = annotations.ValidateNamespace(obj.Annotations)
 	case "StatefulSet":
 		var sts appsv1.StatefulSet
 		if err := h.decoder.Decode(req, &sts); err != nil {
 			return count("validate", outcomeError, admission.Errored(http.StatusBadRequest, err))
 		}
-		problems = ValidateStatefulSet(sts.Annotations)
-		for _, p := range ValidateStatefulSet(sts.Spec.Template.Annotations) {
+		problems = annotations.ValidateStatefulSet(sts.Annotations)
+		for _, p := range annotations.ValidateStatefulSet(sts.Spec.Template.Annotations) {
 			problems = append(problems, "pod template: "+p)
 		}
 	default:

@@ -21,6 +21,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 )
 
 // TestMain quiets controller-runtime's logger, which otherwise warns with a
@@ -89,7 +91,7 @@ func FuzzPodInjector(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Add([]byte(`{"metadata":{"annotations":{"neo4j-backup.io/restore":"latest"}},"spec":{"containers":[{"name":"neo4j","volumeMounts":[{"name":"d","mountPath":"/data"}]}]}}`))
-	h := NewPodInjector(namespaces{"ns": {Destination: "s3://bucket/prefix"}}, Config{Image: testImage})
+	h := NewPodInjector(namespaces{"ns": {annotations.Destination: "s3://bucket/prefix"}}, Config{Image: testImage})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		resp := h.Handle(context.Background(), podRequest("ns", raw))
 		if !resp.Allowed || len(resp.Patches) == 0 {

@@ -5,6 +5,8 @@ import (
 
 	"gomodules.xyz/jsonpatch/v2"
 	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 )
 
 // CopyToTemplate returns the patch that copies a StatefulSet's restore,
@@ -23,7 +25,7 @@ func CopyToTemplate(sts, old *appsv1.StatefulSet) []jsonpatch.Operation {
 
 	set := map[string]string{}
 	var remove []string
-	for _, k := range stsCopiedToTemplate {
+	for _, k := range annotations.CopiedToTemplate {
 		v, inMeta := meta[k]
 		tv, inTmpl := tmpl[k]
 		switch {

@@ -6,6 +6,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 )
 
 func sts(meta, template map[string]string) *appsv1.StatefulSet {
@@ -22,21 +24,21 @@ func TestCopyToTemplate(t *testing.T) {
 	}{
 		{"no annotations", sts(nil, nil), nil, "null"},
 		{"into a template without annotations",
-			sts(map[string]string{Restore: "latest", "other": "x"}, nil), nil,
+			sts(map[string]string{annotations.Restore: "latest", "other": "x"}, nil), nil,
 			`[{"op":"add","path":"/spec/template/metadata/annotations","value":{"neo4j-backup.io/restore":"latest"}}]`},
 		{"beside the template's own annotations, keys escaped",
-			sts(map[string]string{Restore: "latest", Endpoint: "s3.example.com"}, map[string]string{"prometheus.io/scrape": "true"}), nil,
+			sts(map[string]string{annotations.Restore: "latest", annotations.Endpoint: "s3.example.com"}, map[string]string{"prometheus.io/scrape": "true"}), nil,
 			`[{"op":"add","path":"/spec/template/metadata/annotations/neo4j-backup.io~1endpoint","value":"s3.example.com"},{"op":"add","path":"/spec/template/metadata/annotations/neo4j-backup.io~1restore","value":"latest"}]`},
 		{"a changed value replaces the template's",
-			sts(map[string]string{Restore: "2021-11-11T10:00:00Z"}, map[string]string{Restore: "latest"}), nil,
+			sts(map[string]string{annotations.Restore: "2021-11-11T10:00:00Z"}, map[string]string{annotations.Restore: "latest"}), nil,
 			`[{"op":"add","path":"/spec/template/metadata/annotations/neo4j-backup.io~1restore","value":"2021-11-11T10:00:00Z"}]`},
-		{"already in place", sts(map[string]string{Restore: "latest"}, map[string]string{Restore: "latest"}), nil, "null"},
-		{"schedule is not copied", sts(map[string]string{Schedule: "@daily"}, nil), nil, "null"},
+		{"already in place", sts(map[string]string{annotations.Restore: "latest"}, map[string]string{annotations.Restore: "latest"}), nil, "null"},
+		{"schedule is not copied", sts(map[string]string{annotations.Schedule: "@daily"}, nil), nil, "null"},
 		{"removed from the metadata: removed from the template",
-			sts(nil, map[string]string{Restore: "latest"}), sts(map[string]string{Restore: "latest"}, map[string]string{Restore: "latest"}),
+			sts(nil, map[string]string{annotations.Restore: "latest"}), sts(map[string]string{annotations.Restore: "latest"}, map[string]string{annotations.Restore: "latest"}),
 			`[{"op":"remove","path":"/spec/template/metadata/annotations/neo4j-backup.io~1restore"}]`},
 		{"set on the template by hand: kept",
-			sts(nil, map[string]string{Restore: "latest"}), sts(nil, map[string]string{Restore: "latest"}), "null"},
+			sts(nil, map[string]string{annotations.Restore: "latest"}), sts(nil, map[string]string{annotations.Restore: "latest"}), "null"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

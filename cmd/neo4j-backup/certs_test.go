@@ -34,9 +34,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/certs"
 	"github.com/neo4j-backup/neo4j-backup/controlplane"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
 // runAsBinary makes the test binary run as neo4j-backup itself, so that a
@@ -86,7 +86,7 @@ func TestServeCertificates(t *testing.T) {
 	t.Run("a self-managed certificate is trusted, renewed and served without a restart", func(t *testing.T) {
 		roots := trustedBy(t, kube)
 		first := servedCertificate(t, webhookAddr, roots)
-		newNamespace(t, kube, "renewal", map[string]string{webhook.Destination: "s3://backups/neo4j"})
+		newNamespace(t, kube, "renewal", map[string]string{annotations.Destination: "s3://backups/neo4j"})
 		createInjectedPod(t, kube, "renewal", "graph-0")
 
 		renewal := renewAtTwoThirds(first)
@@ -293,7 +293,7 @@ func createInjectedPod(t *testing.T, kube *kubernetes.Clientset, namespace, name
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
-			Annotations: map[string]string{webhook.Restore: "latest"},
+			Annotations: map[string]string{annotations.Restore: "latest"},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: "apps/v1", Kind: "StatefulSet", Name: "graph", UID: "0b6d1c4e-7f0a-4c59-9d7e-3f3c2a1b5e77", Controller: ptr.To(true),
 			}},
@@ -304,8 +304,8 @@ func createInjectedPod(t *testing.T, kube *kubernetes.Clientset, namespace, name
 	if err != nil {
 		t.Fatalf("creating pod %s: %v", name, err)
 	}
-	if got.Annotations[webhook.RestoreStatus] != "injected" || len(got.Spec.InitContainers) != 2 {
-		t.Errorf("pod %s was not injected: %s=%q, init containers %v", name, webhook.RestoreStatus, got.Annotations[webhook.RestoreStatus], names(got.Spec.InitContainers))
+	if got.Annotations[annotations.RestoreStatus] != "injected" || len(got.Spec.InitContainers) != 2 {
+		t.Errorf("pod %s was not injected: %s=%q, init containers %v", name, annotations.RestoreStatus, got.Annotations[annotations.RestoreStatus], names(got.Spec.InitContainers))
 	}
 }
 

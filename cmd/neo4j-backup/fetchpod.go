@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/neo4j-backup/neo4j-backup/restore"
+	"github.com/neo4j-backup/neo4j-backup/podrestore"
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
@@ -24,7 +24,7 @@ func (p podFetch) run(ctx context.Context, store *storage.Store, from, at, to st
 	if p.marker == "" || p.installSelf == "" {
 		return false, usagef("--skip-if-restored and --install-self go together: they are how the injected fetch container runs")
 	}
-	plan, err := restore.Stage(ctx, store, restore.StageOptions{
+	plan, err := podrestore.Stage(ctx, store, podrestore.StageOptions{
 		At: at, From: from, Stage: to, Marker: p.marker, InstallSelf: p.installSelf, Progress: progress, Log: stderr,
 	})
 	if err != nil {

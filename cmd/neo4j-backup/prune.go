@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/storage"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
 func init() {
@@ -34,7 +34,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: webhook.SplitList(*inUse), DryRun: *dryRun})
+	removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: annotations.SplitList(*inUse), DryRun: *dryRun})
 	verb := "removed"
 	if *dryRun {
 		verb = "would remove"

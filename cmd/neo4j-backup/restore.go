@@ -12,9 +12,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/rollout"
 	"github.com/neo4j-backup/neo4j-backup/storage"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
 func init() {
@@ -43,10 +43,10 @@ func parseRestoreFlags(args []string, stderr io.Writer) (restoreOptions, error) 
 	fs.StringVar(&databases, "databases", "", "comma list of the databases to restore (default every database in the backup)")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait in all for the pods to stop and then to restore")
-	fs.StringVar(&o.defaultDestination, "default-destination", "", "the --default-destination neo4j-backup serve runs with, for a namespace without "+webhook.Destination)
+	fs.StringVar(&o.defaultDestination, "default-destination", "", "the --default-destination neo4j-backup serve runs with, for a namespace without "+annotations.Destination)
 	o.s3 = addS3Flags(fs)
-	fs.Lookup("endpoint").Usage = "S3 endpoint, as for the other commands (default the StatefulSet's or its Namespace's " + webhook.Endpoint + ", else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3)"
-	fs.Lookup("region").Usage = "S3 region (default the StatefulSet's or its Namespace's " + webhook.Region + ", else $AWS_REGION, else asked of the store)"
+	fs.Lookup("endpoint").Usage = "S3 endpoint, as for the other commands (default the StatefulSet's or its Namespace's " + annotations.Endpoint + ", else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3)"
+	fs.Lookup("region").Usage = "S3 region (default the StatefulSet's or its Namespace's " + annotations.Region + ", else $AWS_REGION, else asked of the store)"
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -64,10 +64,10 @@ func parseRestoreFlags(args []string, stderr io.Writer) (restoreOptions, error) 
 		return o, usagef("--at: %v", err)
 	}
 	if databases != "" {
-		if problems := webhook.ValidateStatefulSet(map[string]string{webhook.RestoreDatabases: databases}); len(problems) > 0 {
-			return o, usagef("--databases: %s", strings.TrimPrefix(problems[0], webhook.RestoreDatabases+": "))
+		if problems := annotations.ValidateStatefulSet(map[string]string{annotations.RestoreDatabases: databases}); len(problems) > 0 {
+			return o, usagef("--databases: %s", strings.TrimPrefix(problems[0], annotations.RestoreDatabases+": "))
 		}
-		o.databases = webhook.SplitList(databases)
+		o.databases = annotations.SplitList(databases)
 	}
 	if o.defaultDestination != "" {
 		if _, err := storage.ParseLocation(o.defaultDestination); err != nil {
@@ -92,7 +92,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return interruptedOr(ctx, err)
 	}
-	settings, err := sts.Settings(o.at, o.databases, o.defaultDestination)
+	settings, err := sts.Settings(ctx, o.at, o.databases, o.defaultDestination)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // findBackup resolves --at where the StatefulSet's backups are, with the
 // caller's credentials; the endpoint and region flags win over the
 // annotations.
-func findBackup(ctx context.Context, o restoreOptions, settings webhook.RestoreSettings) (storage.Backup, error) {
+func findBackup(ctx context.Context, o restoreOptions, settings annotations.RestoreSettings) (storage.Backup, error) {
 	s3 := *o.s3
 	if s3.endpoint == "" {
 		s3.endpoint = settings.Endpoint

@@ -3,10 +3,9 @@ package main
 import (
 	"context"
 	"io"
-	"strings"
 
-	"github.com/neo4j-backup/neo4j-backup/restore"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
+	"github.com/neo4j-backup/neo4j-backup/annotations"
+	"github.com/neo4j-backup/neo4j-backup/podrestore"
 )
 
 func init() {
@@ -19,16 +18,16 @@ func init() {
 
 func runRestoreStaged(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlags("restore-staged", stderr)
-	stage := fs.String("staged", webhook.StagePath, "the folder the fetch container staged the backup and plan in")
-	data := fs.String("data", webhook.DataPath, "Neo4j's data volume, where the restore marker is written")
+	stage := fs.String("staged", podrestore.StagePath, "the folder the fetch container staged the backup and plan in")
+	data := fs.String("data", podrestore.DataPath, "Neo4j's data volume, where the restore marker is written")
 	databases := fs.String("databases", "", "restore only these databases (comma list); all in the backup when empty")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return restore.Run(ctx, restore.Options{
+	return podrestore.Run(ctx, podrestore.Options{
 		Stage:     *stage,
-		Marker:    strings.TrimSuffix(*data, "/") + strings.TrimPrefix(webhook.MarkerPath, webhook.DataPath),
-		Databases: webhook.SplitList(*databases),
+		Marker:    podrestore.MarkerIn(*data),
+		Databases: annotations.SplitList(*databases),
 		Stderr:    stderr,
 	})
 }

@@ -22,8 +22,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/backup"
 	"github.com/neo4j-backup/neo4j-backup/certs"
+	"github.com/neo4j-backup/neo4j-backup/storage"
 	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
@@ -76,7 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&o.certValidity, "cert-validity", 365*24*time.Hour, "with --cert-mode=self, how long a serving certificate is valid; it is renewed two thirds through")
 	fs.DurationVar(&o.caValidity, "ca-validity", 10*365*24*time.Hour, "with --cert-mode=self, how long the CA is valid; it is renewed two thirds through")
 	fs.StringVar(&o.image, "image", "", "this image, as injected into Neo4j pods and backup CronJobs; in a pod with POD_NAME and POD_NAMESPACE set, the image of its own neo4j-backup container by default")
-	fs.StringVar(&o.defaultDestination, "default-destination", "", "s3://bucket/prefix for namespaces that set no "+webhook.Destination)
+	fs.StringVar(&o.defaultDestination, "default-destination", "", "s3://bucket/prefix for namespaces that set no "+annotations.Destination)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect one replica to run the reconciler (the webhook runs on every replica)")
@@ -88,7 +90,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--image is required outside a pod: the image of this binary, to inject into Neo4j pods")
 	}
 	if o.defaultDestination != "" {
-		if _, err := webhook.ParseS3URL(o.defaultDestination); err != nil {
+		if _, err := storage.ParseLocation(o.defaultDestination); err != nil {
 			return usagef("--default-destination: %v", err)
 		}
 	}

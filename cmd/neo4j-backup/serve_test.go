@@ -28,8 +28,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/controlplane"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
+	"github.com/neo4j-backup/neo4j-backup/podrestore"
 )
 
 const injectedImage = "registry.example/neo4j-backup:test"
@@ -195,14 +196,14 @@ func TestServeInjectsAnnotatedPod(t *testing.T) {
 	kube := startCluster(t)
 	ctx := context.Background()
 	newNamespace(t, kube, "inject", map[string]string{
-		webhook.Destination:       "s3://prod-backups/neo4j",
-		webhook.Endpoint:          "minio.storage.svc:9000",
-		webhook.CredentialsSecret: "s3-creds",
+		annotations.Destination:       "s3://prod-backups/neo4j",
+		annotations.Endpoint:          "minio.storage.svc:9000",
+		annotations.CredentialsSecret: "s3-creds",
 	})
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        "graph-0",
-			Annotations: map[string]string{webhook.Restore: "2021-11-11T10:00:00Z"},
+			Annotations: map[string]string{annotations.Restore: "2021-11-11T10:00:00Z"},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: "apps/v1", Kind: "StatefulSet", Name: "graph", UID: "6f1c7e0e-53a2-4b8e-a3f1-2d5d0c7d9b11", Controller: ptr.To(true),
 			}},
@@ -215,11 +216,11 @@ func TestServeInjectsAnnotatedPod(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating an annotated pod in a restricted namespace: %v", err)
 	}
-	if got.Annotations[webhook.RestoreStatus] != "injected" {
-		t.Errorf("annotation %s = %q, want injected", webhook.RestoreStatus, got.Annotations[webhook.RestoreStatus])
+	if got.Annotations[annotations.RestoreStatus] != "injected" {
+		t.Errorf("annotation %s = %q, want injected", annotations.RestoreStatus, got.Annotations[annotations.RestoreStatus])
 	}
-	if len(got.Spec.InitContainers) != 2 || got.Spec.InitContainers[0].Name != webhook.FetchContainer || got.Spec.InitContainers[1].Name != webhook.RestoreContainer {
-		t.Fatalf("init containers = %v, want %s then %s", names(got.Spec.InitContainers), webhook.FetchContainer, webhook.RestoreContainer)
+	if len(got.Spec.InitContainers) != 2 || got.Spec.InitContainers[0].Name != podrestore.FetchContainer || got.Spec.InitContainers[1].Name != podrestore.RestoreContainer {
+		t.Fatalf("init containers = %v, want %s then %s", names(got.Spec.InitContainers), podrestore.FetchContainer, podrestore.RestoreContainer)
 	}
 	fetch, restore := got.Spec.InitContainers[0], got.Spec.InitContainers[1]
 	if fetch.Image != injectedImage {
@@ -237,11 +238,11 @@ func TestServeInjectsAnnotatedPod(t *testing.T) {
 	if m := mountNamed(fetch.VolumeMounts, "/data"); m == nil || m.Name != "data" || !m.ReadOnly {
 		t.Errorf("fetch mounts /data as %+v, want the data volume read-only", m)
 	}
-	if m := mountNamed(fetch.VolumeMounts, "/plugins"); m == nil || m.Name != webhook.PluginsVolume || m.ReadOnly {
-		t.Errorf("fetch mounts /plugins as %+v, want the added %s volume, writable", m, webhook.PluginsVolume)
+	if m := mountNamed(fetch.VolumeMounts, "/plugins"); m == nil || m.Name != podrestore.PluginsVolume || m.ReadOnly {
+		t.Errorf("fetch mounts /plugins as %+v, want the added %s volume, writable", m, podrestore.PluginsVolume)
 	}
-	if restore.Image != "neo4j:5.26.0-enterprise" || len(restore.Command) != 1 || restore.Command[0] != webhook.BinaryPath {
-		t.Errorf("restore runs %v in %s, want %s in the pod's Neo4j image", restore.Command, restore.Image, webhook.BinaryPath)
+	if restore.Image != "neo4j:5.26.0-enterprise" || len(restore.Command) != 1 || restore.Command[0] != podrestore.BinaryPath {
+		t.Errorf("restore runs %v in %s, want %s in the pod's Neo4j image", restore.Command, restore.Image, podrestore.BinaryPath)
 	}
 	if envNamed(restore.Env, "NEO4J_ACCEPT_LICENSE_AGREEMENT") == nil {
 		t.Errorf("restore env %v lacks the Neo4j container's env", restore.Env)
@@ -249,32 +250,32 @@ func TestServeInjectsAnnotatedPod(t *testing.T) {
 	if m := mountNamed(restore.VolumeMounts, "/data"); m == nil || m.ReadOnly {
 		t.Errorf("restore mounts /data as %+v, want it writable", m)
 	}
-	if m := mountNamed(got.Spec.Containers[0].VolumeMounts, "/plugins"); m == nil || m.Name != webhook.PluginsVolume {
+	if m := mountNamed(got.Spec.Containers[0].VolumeMounts, "/plugins"); m == nil || m.Name != podrestore.PluginsVolume {
 		t.Errorf("the Neo4j container mounts /plugins as %+v, want the added emptyDir", m)
 	}
 }
 
 func TestServeLeavesOtherPodsAlone(t *testing.T) {
 	kube := startCluster(t)
-	newNamespace(t, kube, "plain", map[string]string{webhook.Destination: "s3://prod-backups/neo4j"})
+	newNamespace(t, kube, "plain", map[string]string{annotations.Destination: "s3://prod-backups/neo4j"})
 	before := podRequests(t)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "neo4j-0", Annotations: map[string]string{"example.com/other": "x"}}, Spec: neo4jPodSpec()}
 	got, err := kube.CoreV1().Pods("plain").Create(context.Background(), pod, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Spec.InitContainers) != 0 || len(got.Spec.Volumes) != 1 || got.Annotations[webhook.RestoreStatus] != "" {
-		t.Errorf("a pod without %s was changed: init containers %v, volumes %d", webhook.Restore, names(got.Spec.InitContainers), len(got.Spec.Volumes))
+	if len(got.Spec.InitContainers) != 0 || len(got.Spec.Volumes) != 1 || got.Annotations[annotations.RestoreStatus] != "" {
+		t.Errorf("a pod without %s was changed: init containers %v, volumes %d", annotations.Restore, names(got.Spec.InitContainers), len(got.Spec.Volumes))
 	}
 	if after := podRequests(t); after != before {
-		t.Errorf("the pod webhook handled %v requests for a pod without %s; the matchCondition should keep it from being called", after-before, webhook.Restore)
+		t.Errorf("the pod webhook handled %v requests for a pod without %s; the matchCondition should keep it from being called", after-before, annotations.Restore)
 	}
 }
 
 func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
 	kube := startCluster(t)
 	ctx := context.Background()
-	newNamespace(t, kube, "cluster", map[string]string{webhook.Destination: "s3://prod-backups/neo4j"})
+	newNamespace(t, kube, "cluster", map[string]string{annotations.Destination: "s3://prod-backups/neo4j"})
 	labels := map[string]string{"app": "graph"}
 	sts := &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "graph"},
@@ -293,8 +294,8 @@ func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
 	// and `kubectl scale --replicas=2` do: a merge patch of the metadata
 	// only, then the scale.
 	sts = annotate(t, kube, "cluster", "graph", `{"metadata":{"annotations":{"neo4j-backup.io/restore":"latest"}}}`)
-	if got := sts.Spec.Template.Annotations[webhook.Restore]; got != "latest" {
-		t.Fatalf("pod template annotation %s = %q after annotating the StatefulSet, want latest", webhook.Restore, got)
+	if got := sts.Spec.Template.Annotations[annotations.Restore]; got != "latest" {
+		t.Fatalf("pod template annotation %s = %q after annotating the StatefulSet, want latest", annotations.Restore, got)
 	}
 	_, err := kube.AppsV1().StatefulSets("cluster").Patch(ctx, "graph", types.MergePatchType, []byte(`{"spec":{"replicas":2}}`), metav1.PatchOptions{}, "scale")
 	if err != nil {
@@ -309,7 +310,7 @@ func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
 		t.Fatalf("the statefulset controller made %d pods in a minute, want 2; controller manager log:\n%s", len(pods.Items), lastLines(cluster.kcmLog.String(), 20))
 	}
 	for _, p := range pods.Items {
-		if len(p.Spec.InitContainers) != 2 || p.Spec.InitContainers[0].Name != webhook.FetchContainer {
+		if len(p.Spec.InitContainers) != 2 || p.Spec.InitContainers[0].Name != podrestore.FetchContainer {
 			t.Errorf("pod %s has init containers %v, want the restore containers", p.Name, names(p.Spec.InitContainers))
 		}
 		if from := argAfter(p.Spec.InitContainers[0].Args, "--from"); from != "s3://prod-backups/neo4j/cluster/graph" {
@@ -320,8 +321,8 @@ func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
 	// Removing the annotation from the StatefulSet removes it from the
 	// template, so pods made later restore nothing.
 	sts = annotate(t, kube, "cluster", "graph", `{"metadata":{"annotations":{"neo4j-backup.io/restore":null}}}`)
-	if got, ok := sts.Spec.Template.Annotations[webhook.Restore]; ok {
-		t.Errorf("pod template still has %s=%q after it was removed from the StatefulSet", webhook.Restore, got)
+	if got, ok := sts.Spec.Template.Annotations[annotations.Restore]; ok {
+		t.Errorf("pod template still has %s=%q after it was removed from the StatefulSet", annotations.Restore, got)
 	}
 }
 
@@ -336,13 +337,13 @@ func TestServeDeniesBadAnnotations(t *testing.T) {
 	wantDenied(t, err, "unknown annotation neo4j-backup.io/schedul; did you mean neo4j-backup.io/schedule?")
 
 	_, err = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: "leaky", Annotations: map[string]string{webhook.Endpoint: "https://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI@s3.example.com"},
+		Name: "leaky", Annotations: map[string]string{annotations.Endpoint: "https://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI@s3.example.com"},
 	}}, metav1.CreateOptions{})
 	wantDenied(t, err, "looks like it holds a credential")
 
 	labels := map[string]string{"app": "bad"}
 	_, err = kube.AppsV1().StatefulSets("denials").Create(ctx, &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "bad", Annotations: map[string]string{webhook.Restore: "yesterday"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "bad", Annotations: map[string]string{annotations.Restore: "yesterday"}},
 		Spec: appsv1.StatefulSetSpec{
 			Replicas: ptr.To[int32](0), Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: neo4jPodSpec()},
@@ -354,7 +355,7 @@ func TestServeDeniesBadAnnotations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns.Annotations = map[string]string{webhook.Schedule: "every night"}
+	ns.Annotations = map[string]string{annotations.Schedule: "every night"}
 	_, err = kube.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
 	wantDenied(t, err, `neo4j-backup.io/schedule: "every night" is not a cron schedule`)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
 	"github.com/neo4j-backup/neo4j-backup/storage/s3test"
 )
 

@@ -7,8 +7,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
+	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
-	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
 
 func init() {
@@ -59,10 +60,16 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
+	dbs := annotations.SplitList(*databases)
+	if len(dbs) == 0 {
+		// A folder that cannot be read fails the upload below, with the
+		// message that says so.
+		dbs, _ = neo4j.DatabasesIn(*from)
+	}
 	progress := newTransferProgress(stderr, "uploading")
 	m, err := store.Upload(ctx, *from, storage.UploadOptions{
 		ID:           *id,
-		Databases:    webhook.SplitList(*databases),
+		Databases:    dbs,
 		Neo4jVersion: *neo4jVersion,
 		Progress:     progress,
 	})
@@ -74,7 +81,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *keep == "" {
 		return nil
 	}
-	removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: webhook.SplitList(*inUse)})
+	removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: annotations.SplitList(*inUse)})
 	for _, b := range removed {
 		fmt.Fprintf(stderr, "pruned backup %s (%s)\n", b.ID, b.Status)
 	}

@@ -188,7 +188,7 @@ func (r *Runner) runContainer(ctx context.Context, meta metav1.ObjectMeta, c *co
 			return Result{}, fmt.Errorf("image %s runs its entrypoint; a command %v cannot be mapped", c.Image, c.Command)
 		}
 		argv = append([]string{r.Binary}, c.Args...)
-	case isNeo4jImage(c.Image):
+	case neo4j.IsImage(c.Image):
 		img, err := neo4j.ParseImage(c.Image)
 		if err != nil {
 			return Result{}, err
@@ -353,12 +353,6 @@ func expand(args []string, env []string) []string {
 		})
 	}
 	return out
-}
-
-func isNeo4jImage(image string) bool {
-	ref, _, _ := strings.Cut(image, "@")
-	name, _, _ := strings.Cut(path.Base(ref), ":")
-	return name == "neo4j" || name == "neo4j-enterprise"
 }
 
 func hasEnv(env []string, name string) bool {

@@ -1,4 +1,4 @@
-package restore
+package podrestore
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
@@ -78,7 +77,7 @@ func Stage(ctx context.Context, store Store, o StageOptions) (*Plan, error) {
 		plan.BackupID, plan.Dir, plan.Legacy = b.ID, filepath.Base(path), b.Status == storage.Legacy
 		plan.Databases = b.Databases
 		if len(plan.Databases) == 0 {
-			if plan.Databases, err = databasesIn(path); err != nil {
+			if plan.Databases, err = neo4j.DatabasesIn(path); err != nil {
 				return nil, err
 			}
 		}
@@ -93,22 +92,6 @@ func Stage(ctx context.Context, store Store, o StageOptions) (*Plan, error) {
 		return nil, fmt.Errorf("writing the plan: %v", err)
 	}
 	return plan, nil
-}
-
-// databasesIn names the databases of a backup without a manifest by its
-// top-level entries: a 4.x folder per database, or 5.x artifacts.
-func databasesIn(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var dbs []string
-	for _, e := range entries {
-		if db, ok := neo4j.DatabaseOf(e.Name(), e.IsDir()); ok && !slices.Contains(dbs, db) {
-			dbs = append(dbs, db)
-		}
-	}
-	return dbs, nil
 }
 
 // installSelf copies the running binary to path, for the restore container.

@@ -1,9 +1,10 @@
-// Package restore is what the two injected init containers do inside a
-// Neo4j pod (SPEC §4 steps 3–4): the fetch side decides whether a restore is
-// due and stages the verified backup in /plugins with a plan; the restore
-// side runs neo4j-admin on it, writes the marker into the data volume and
-// removes what was staged.
-package restore
+// Package podrestore is what the two injected init containers do inside a
+// Neo4j pod (README "Restore a StatefulSet"): the fetch side decides whether
+// a restore is due and stages the verified backup in /plugins with a plan;
+// the restore side runs neo4j-admin on it, writes the marker into the data
+// volume and removes what was staged. The in-pod layout they share is
+// layout.go's.
+package podrestore
 
 import (
 	"encoding/json"
@@ -70,7 +71,7 @@ func ReadPlan(stage string) (*Plan, error) {
 	var p Plan
 	if err := readJSON(filepath.Join(stage, PlanFile), &p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("nothing staged in %s: the %s container did not finish; see its log", stage, "neo4j-backup-fetch")
+			return nil, fmt.Errorf("nothing staged in %s: the %s container did not finish; see its log", stage, FetchContainer)
 		}
 		return nil, fmt.Errorf("reading the plan in %s: %v", stage, err)
 	}

@@ -1,10 +1,12 @@
-package webhook
-
-// This file is the annotation contract (SPEC §3): every neo4j-backup.io/ key,
-// where it may stand, how its value is checked, and how the restore settings
-// of a pod are read from it. Nothing else in the project spells a key.
+// Package annotations is the annotation contract (README "Annotations"):
+// every neo4j-backup.io/ key, where it may stand, how its value is checked,
+// and how the restore settings of a pod are read from it. Nothing else in
+// the project spells a key; the admission webhook, the backup reconciler and
+// the CLI all read them here.
+package annotations
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -96,10 +98,10 @@ var keys = map[string]keySpec{
 	RestoreStatus:     {onStatefulSet, checkStatus},
 }
 
-// stsCopiedToTemplate are the StatefulSet metadata keys the mutating webhook
+// CopiedToTemplate are the StatefulSet metadata keys the mutating webhook
 // copies into the pod template, so that `kubectl annotate statefulset` is
 // all a user types.
-var stsCopiedToTemplate = []string{Restore, RestoreFrom, RestoreDatabases, RestoreMode, Endpoint, Region, CredentialsSecret}
+var CopiedToTemplate = []string{Restore, RestoreFrom, RestoreDatabases, RestoreMode, Endpoint, Region, CredentialsSecret}
 
 // ValidateNamespace checks the neo4j-backup.io/ annotations of a Namespace.
 // It returns every problem, one sentence each, or nil.
@@ -231,14 +233,8 @@ func checkTimezone(v string) error {
 	return nil
 }
 
-// S3URL is an s3://bucket/prefix location; storage owns its syntax.
-type S3URL = storage.Location
-
-// ParseS3URL reads an s3://bucket/prefix location.
-func ParseS3URL(v string) (S3URL, error) { return storage.ParseLocation(v) }
-
 func checkS3URL(v string) error {
-	_, err := ParseS3URL(v)
+	_, err := storage.ParseLocation(v)
 	return err
 }
 
@@ -310,23 +306,8 @@ func checkBool(v string) error {
 	return nil
 }
 
-// ParseEndpoint reads an endpoint annotation: host[:port] (HTTPS) or an
-// http:// or https:// URL without a path.
-func ParseEndpoint(v string) (*url.URL, error) {
-	raw := v
-	if !strings.Contains(v, "://") {
-		raw = "https://" + v
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%q is not an S3 endpoint; write it as host[:port] or https://host[:port]", v)
-	}
-	return u, nil
-}
-
 func checkEndpoint(v string) error {
-	_, err := ParseEndpoint(v)
+	_, err := storage.ParseEndpoint(v)
 	return err
 }
 
@@ -365,8 +346,8 @@ func checkStatus(v string) error {
 // RestoreSettings is what a pod's annotations, with its Namespace's, say
 // about the restore to inject.
 type RestoreSettings struct {
-	At                string // backup ID, RFC 3339 time, latest or a legacy folder name
-	From              S3URL  // the folder whose children are backup IDs
+	At                string           // backup ID, RFC 3339 time, latest or a legacy folder name
+	From              storage.Location // the folder whose children are backup IDs
 	Databases         []string
 	Mode              string
 	Endpoint          string
@@ -378,7 +359,7 @@ type RestoreSettings struct {
 // in namespace, from the pod's annotations, then its Namespace's, then the
 // server's default destination. It checks every value it reads.
 func ReadRestore(pod, ns map[string]string, namespace, statefulSet, defaultDestination string) (RestoreSettings, error) {
-	if problems := ValidateStatefulSet(onlyKeys(pod, Restore, RestoreFrom, RestoreDatabases, RestoreMode, Endpoint, Region, CredentialsSecret)); len(problems) > 0 {
+	if problems := ValidateStatefulSet(onlyKeys(pod, CopiedToTemplate...)); len(problems) > 0 {
 		return RestoreSettings{}, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	if problems := ValidateNamespace(onlyKeys(ns, Destination, Endpoint, Region, CredentialsSecret)); len(problems) > 0 {
@@ -387,23 +368,23 @@ func ReadRestore(pod, ns map[string]string, namespace, statefulSet, defaultDesti
 	s := RestoreSettings{
 		At:                pod[Restore],
 		Databases:         SplitList(pod[RestoreDatabases]),
-		Mode:              first(pod[RestoreMode], ModeRestore),
-		Endpoint:          first(pod[Endpoint], ns[Endpoint]),
-		Region:            first(pod[Region], ns[Region]),
-		CredentialsSecret: first(pod[CredentialsSecret], ns[CredentialsSecret]),
+		Mode:              cmp.Or(pod[RestoreMode], ModeRestore),
+		Endpoint:          cmp.Or(pod[Endpoint], ns[Endpoint]),
+		Region:            cmp.Or(pod[Region], ns[Region]),
+		CredentialsSecret: cmp.Or(pod[CredentialsSecret], ns[CredentialsSecret]),
 	}
 	if v := pod[RestoreFrom]; v != "" {
-		s.From, _ = ParseS3URL(v)
+		s.From, _ = storage.ParseLocation(v)
 		return s, nil
 	}
 	if statefulSet == "" {
 		return RestoreSettings{}, fmt.Errorf("the pod belongs to no StatefulSet, so there is no default place to restore from; set %s to s3://bucket/prefix/<namespace>/<statefulset>", RestoreFrom)
 	}
-	dest := first(ns[Destination], defaultDestination)
+	dest := cmp.Or(ns[Destination], defaultDestination)
 	if dest == "" {
 		return RestoreSettings{}, fmt.Errorf("no backup destination: annotate namespace %s with %s, set %s on the StatefulSet, or start the server with --default-destination", namespace, Destination, RestoreFrom)
 	}
-	base, err := ParseS3URL(dest)
+	base, err := storage.ParseLocation(dest)
 	if err != nil {
 		return RestoreSettings{}, fmt.Errorf("--default-destination: %v", err)
 	}
@@ -419,13 +400,4 @@ func onlyKeys(m map[string]string, names ...string) map[string]string {
 		}
 	}
 	return out
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
