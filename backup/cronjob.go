@@ -1,7 +1,8 @@
 package backup
 
-// This file is the backup template (README "Scheduled backups"): the CronJob a namespace's
-// settings make, in one function that reads like the YAML it produces.
+// This file is the backup template (README "Scheduled backups"): the
+// CronJob a namespace's settings make, in one function that reads like the
+// YAML it produces.
 
 import (
 	"regexp"
@@ -33,8 +34,8 @@ const (
 	startedAtFile = scratchPath + "/started-at"
 )
 
-// Labels on everything the reconciler makes (README "Scheduled backups"). The CronJob cache
-// selects on ManagedBy: a CronJob without it is not the reconciler's.
+// Labels on everything the reconciler makes. The CronJob cache selects on
+// ManagedBy: a CronJob without it is not the reconciler's.
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelName      = "app.kubernetes.io/name"

@@ -87,9 +87,10 @@ func readNamespaceCase(t testing.TB, file string) namespaceCase {
 	return c
 }
 
-// TestCronJobIsHardened checks what the restricted Pod Security Standard and
-// SPEC §8 ask of every container, for each CronJob the fixtures make; the
-// integration test has the API server admit one.
+// TestCronJobIsHardened checks what the restricted Pod Security Standard
+// asks of every container, and explicit requests and limits, for each
+// CronJob the fixtures make; the integration test has the API server admit
+// one.
 func TestCronJobIsHardened(t *testing.T) {
 	for _, file := range []string{"v4-one-statefulset", "v5-one-statefulset"} {
 		c := readNamespaceCase(t, "testdata/namespaces/"+file+".yaml")

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,12 +52,40 @@ const (
 	ReasonRemoved = "BackupCronJobRemoved"
 )
 
-var cronJobsManaged = prometheus.NewGauge(prometheus.GaugeOpts{
-	Name: "neo4j_backup_cronjobs_managed",
-	Help: "Backup CronJobs in place, one per namespace annotated with " + annotations.Schedule + "; counted by the replica that leads.",
-})
+var cronJobsManagedDesc = prometheus.NewDesc("neo4j_backup_cronjobs_managed",
+	"Backup CronJobs in place, one per namespace annotated with "+annotations.Schedule+"; counted in the cache at scrape time.", nil, nil)
 
-func init() { metrics.Registry.MustRegister(cronJobsManaged) }
+// managedCronJobs derives neo4j_backup_cronjobs_managed from the cache when
+// it is scraped, so the figure is what is in the cluster, whoever made or
+// removed the CronJobs and whichever replica answers.
+type managedCronJobs struct{ cache client.Reader }
+
+func (c managedCronJobs) Describe(ch chan<- *prometheus.Desc) { ch <- cronJobsManagedDesc }
+
+func (c managedCronJobs) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var list batchv1.CronJobList
+	if err := c.cache.List(ctx, &list, client.MatchingLabels{LabelManagedBy: managedBy}); err != nil {
+		ch <- prometheus.NewInvalidMetric(cronJobsManagedDesc, err)
+		return
+	}
+	n := 0
+	for _, cj := range list.Items {
+		if cj.Name == Name && cj.DeletionTimestamp == nil {
+			n++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(cronJobsManagedDesc, prometheus.GaugeValue, float64(n))
+}
+
+// registerMetrics puts the reconciler's metrics in the manager's registry,
+// replacing those of an earlier manager of this process.
+func registerMetrics(cache client.Reader) error {
+	c := managedCronJobs{cache: cache}
+	metrics.Registry.Unregister(c)
+	return metrics.Registry.Register(c)
+}
 
 // CacheByObject is how the manager's cache must hold what the reconciler
 // reads; pass it as cache.Options.ByObject. It holds only the CronJobs the
@@ -115,11 +144,14 @@ func trimStatefulSet(in any) (any, error) {
 // replica that holds the leader lease when leader election is on.
 func Setup(mgr ctrl.Manager, cfg Config) error {
 	r := &reconciler{
-		client: mgr.GetClient(),
-		live:   mgr.GetAPIReader(),
-		events: mgr.GetEventRecorder("neo4j-backup"),
-		cfg:    cfg,
-		seen:   map[string]observed{},
+		client:   mgr.GetClient(),
+		live:     mgr.GetAPIReader(),
+		events:   mgr.GetEventRecorder("neo4j-backup"),
+		cfg:      cfg,
+		warnings: map[string]string{},
+	}
+	if err := registerMetrics(mgr.GetCache()); err != nil {
+		return err
 	}
 	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
@@ -162,14 +194,10 @@ type reconciler struct {
 	events recorder.EventRecorder
 	cfg    Config
 
-	mu   sync.Mutex
-	seen map[string]observed // by namespace
-}
-
-// observed is what the reconciler last left in a namespace.
-type observed struct {
-	managed bool   // its CronJob is in place
-	warning string // the Warning Event last emitted, not to repeat it
+	mu sync.Mutex
+	// warnings are the Warning Events last emitted, by namespace, not to
+	// repeat them.
+	warnings map[string]string
 }
 
 func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -177,13 +205,13 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	if err := r.client.Get(ctx, req.NamespacedName, ns); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(req.Name)
+			r.clearWarning(req.Name)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
 	}
 	if ns.DeletionTimestamp != nil {
-		r.forget(ns.Name) // its CronJob goes with it
+		r.clearWarning(ns.Name) // its CronJob goes with it
 		return reconcile.Result{}, nil
 	}
 	current := &batchv1.CronJob{}
@@ -194,7 +222,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 
 	if !scheduled(ns) {
-		r.note(ns.Name, func(o *observed) { o.warning = "" })
+		r.clearWarning(ns.Name)
 		return reconcile.Result{}, r.remove(ctx, ns, current, "the namespace no longer has "+annotations.Schedule)
 	}
 	var sets appsv1.StatefulSetList
@@ -219,7 +247,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 		if same {
-			r.note(ns.Name, func(o *observed) { o.managed, o.warning = true, "" })
+			r.clearWarning(ns.Name)
 			return reconcile.Result{}, nil
 		}
 	} else if stop, err := r.checkForeign(ctx, ns); stop || err != nil {
@@ -235,7 +263,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, fmt.Errorf("applying CronJob %s/%s: %w", ns.Name, Name, err)
 	}
-	r.note(ns.Name, func(o *observed) { o.managed, o.warning = true, "" })
+	r.clearWarning(ns.Name)
 	reason, action, verb := ReasonCreated, "Create", "created"
 	if current != nil {
 		reason, action, verb = ReasonUpdated, "Update", "updated"
@@ -306,14 +334,12 @@ func (r *reconciler) apply(ctx context.Context, want *batchv1.CronJob) error {
 // schedule is gone.
 func (r *reconciler) remove(ctx context.Context, ns *metav1.PartialObjectMetadata, current *batchv1.CronJob, why string) error {
 	if current == nil {
-		r.note(ns.Name, func(o *observed) { o.managed = false })
 		return nil
 	}
 	err := r.client.Delete(ctx, current, client.Preconditions{UID: &current.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting CronJob %s/%s: %w", ns.Name, Name, err)
 	}
-	r.note(ns.Name, func(o *observed) { o.managed = false })
 	r.event(ns, nil, corev1.EventTypeNormal, ReasonRemoved, "Delete", "removed CronJob %s: %s", Name, why)
 	logf.FromContext(ctx).Info("removed backup CronJob", "namespace", ns.Name, "why", why)
 	return nil
@@ -322,11 +348,10 @@ func (r *reconciler) remove(ctx context.Context, ns *metav1.PartialObjectMetadat
 // warn emits a Warning Event on the namespace, unless it is the one emitted
 // last. The StatefulSet the problem is about is the Event's related object.
 func (r *reconciler) warn(ns *metav1.PartialObjectMetadata, p *problem) {
-	repeated := false
-	r.note(ns.Name, func(o *observed) {
-		repeated = o.warning == p.message
-		o.warning = p.message
-	})
+	r.mu.Lock()
+	repeated := r.warnings[ns.Name] == p.message
+	r.warnings[ns.Name] = p.message
+	r.mu.Unlock()
 	if repeated {
 		return
 	}
@@ -358,36 +383,12 @@ func (r *reconciler) event(ns *metav1.PartialObjectMetadata, related runtime.Obj
 	r.events.Eventf(regarding, related, eventType, reason, action, "%s", note)
 }
 
-// note updates what the reconciler knows of a namespace, and the gauge.
-func (r *reconciler) note(namespace string, change func(*observed)) {
+// clearWarning forgets the Warning last emitted on a namespace: the next
+// problem there is news again.
+func (r *reconciler) clearWarning(namespace string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	o := r.seen[namespace]
-	was := o.managed
-	change(&o)
-	if o == (observed{}) {
-		delete(r.seen, namespace)
-	} else {
-		r.seen[namespace] = o
-	}
-	r.count(was, o.managed)
-}
-
-func (r *reconciler) forget(namespace string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.count(r.seen[namespace].managed, false)
-	delete(r.seen, namespace)
-}
-
-// count moves the gauge when a namespace's CronJob comes or goes.
-func (r *reconciler) count(was, is bool) {
-	switch {
-	case is && !was:
-		cronJobsManaged.Inc()
-	case was && !is:
-		cronJobsManaged.Dec()
-	}
+	delete(r.warnings, namespace)
 }
 
 // describe says in a line what a CronJob does, for its Events: no

@@ -18,17 +18,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
+	"gomodules.xyz/jsonpatch/v2"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -117,15 +120,18 @@ func (r *Rotator) NeedLeaderElection() bool { return false }
 // the pair is due for renewal and every Resync in between, and retries
 // failures with a growing pause.
 func (r *Rotator) Start(ctx context.Context) error {
-	retry := time.Second
+	newBackoff := func() wait.Backoff {
+		return wait.Backoff{Duration: time.Second, Factor: 2, Steps: math.MaxInt32, Cap: r.cfg.Resync}
+	}
+	retry := newBackoff()
 	for {
 		renewAt, err := r.Sync(ctx)
 		var pause time.Duration
 		if err != nil {
-			r.log.Error(err, "keeping the webhook serving certificate", "retryIn", retry.String())
-			pause, retry = retry, min(2*retry, r.cfg.Resync)
+			pause = retry.Step()
+			r.log.Error(err, "keeping the webhook serving certificate", "retryIn", pause.String())
 		} else {
-			pause, retry = min(r.cfg.Resync, renewAt.Sub(r.now())), time.Second
+			pause, retry = min(r.cfg.Resync, renewAt.Sub(r.now())), newBackoff()
 		}
 		select {
 		case <-ctx.Done():
@@ -318,19 +324,14 @@ type webhookCA struct {
 // fail rather than hit the wrong webhook if the list changed since it was
 // read.
 func (r *Rotator) patchCABundle(ctx context.Context, kind string, obj client.Object, hooks []webhookCA, bundle []byte) error {
-	type op struct {
-		Op    string `json:"op"`
-		Path  string `json:"path"`
-		Value any    `json:"value"`
-	}
-	var ops []op
+	var ops []jsonpatch.Operation
 	for i, w := range hooks {
 		if bytes.Equal(w.caBundle, bundle) {
 			continue
 		}
 		ops = append(ops,
-			op{"test", fmt.Sprintf("/webhooks/%d/name", i), w.name},
-			op{"add", fmt.Sprintf("/webhooks/%d/clientConfig/caBundle", i), bundle}) // []byte: base64, as the API wants
+			jsonpatch.Operation{Operation: "test", Path: fmt.Sprintf("/webhooks/%d/name", i), Value: w.name},
+			jsonpatch.Operation{Operation: "add", Path: fmt.Sprintf("/webhooks/%d/clientConfig/caBundle", i), Value: bundle}) // []byte: base64, as the API wants
 	}
 	if len(ops) == 0 {
 		return nil

@@ -1,8 +1,8 @@
 // Package containers is how every container neo4j-backup adds to a pod —
 // the restore init containers the webhook injects and the containers of the
-// backup CronJob — is hardened, sized and given S3 credentials (README
-// "Security"), so that all of them pass the restricted Pod Security Standard
-// and no credential ever reaches one except as a secretKeyRef.
+// backup CronJob — is hardened, sized and given S3 credentials, so that all
+// of them pass the restricted Pod Security Standard and no credential ever
+// reaches one except as a secretKeyRef.
 package containers
 
 import (

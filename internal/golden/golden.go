@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pmezard/go-difflib/difflib"
 	"sigs.k8s.io/yaml"
 )
 
@@ -45,13 +46,19 @@ func Compare(t testing.TB, file string, got any) {
 		t.Fatalf("%v; run the test with -update to write it, then read it", err)
 	}
 	if string(want) != string(out) {
-		t.Errorf("%s differs from what the code makes now; if the change is meant, run the test with -update and review the diff.\ngot:\n%s", file, out)
+		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(out)),
+			FromFile: file, ToFile: "what the code makes now", Context: 3,
+		})
+		t.Errorf("%s differs from what the code makes now; if the change is meant, run the test with -update and review the diff.\n%s", file, diff)
 	}
 }
 
 // Run runs each test case file matching pattern (a glob under testdata/,
 // .golden.yaml files excluded) as a subtest named after it, and fails when
-// there are fewer than min: a folder that lost its cases must not pass.
+// there are fewer than min: a folder that lost its cases must not pass. A
+// golden file whose case is gone fails too (-update removes it), so the
+// folder never holds an expectation nothing checks.
 func Run(t *testing.T, pattern string, min int, test func(t *testing.T, file string)) {
 	t.Helper()
 	files, err := filepath.Glob(pattern)
@@ -61,6 +68,7 @@ func Run(t *testing.T, pattern string, min int, test func(t *testing.T, file str
 	cases := 0
 	for _, file := range files {
 		if strings.HasSuffix(file, ".golden.yaml") {
+			checkNotStale(t, file)
 			continue
 		}
 		cases++
@@ -73,3 +81,19 @@ func Run(t *testing.T, pattern string, min int, test func(t *testing.T, file str
 
 // Path is the golden file of a test case file.
 func Path(file string) string { return strings.TrimSuffix(file, ".yaml") + ".golden.yaml" }
+
+// checkNotStale fails for a golden file whose case file is gone.
+func checkNotStale(t testing.TB, file string) {
+	t.Helper()
+	caseFile := strings.TrimSuffix(file, ".golden.yaml") + ".yaml"
+	if _, err := os.Stat(caseFile); err == nil {
+		return
+	}
+	if *update {
+		if err := os.Remove(file); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("%s is stale: its case %s is gone; delete it, or run the test with -update", file, caseFile)
+}
