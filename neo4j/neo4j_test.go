@@ -1,9 +1,13 @@
 package neo4j
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 func TestParseImage(t *testing.T) {
@@ -122,5 +126,65 @@ func TestDatabases(t *testing.T) {
 		if got := Databases(c.paths); !slices.Equal(got, c.want) {
 			t.Errorf("%s: Databases = %v; want %v", c.name, got, c.want)
 		}
+	}
+}
+
+func TestIsImageAndCommunity(t *testing.T) {
+	for _, tt := range []struct {
+		ref                string
+		isImage, community bool
+	}{
+		{"neo4j:5.26.0-enterprise", true, false},
+		{"docker.io/library/neo4j:5.26.0", true, true},
+		{"registry.example.com:5000/mirror/neo4j-enterprise:2025.06.0@sha256:abc", true, false},
+		{"neo4j@sha256:abc", true, false}, // no tag: the edition cannot be told
+		{"bitnami/neo4j-tools:1.0", false, false},
+		{"registry.example.com/neo4j-backup:1.0", false, false},
+	} {
+		img, _ := ParseImage(tt.ref)
+		if IsImage(tt.ref) != tt.isImage || img.Community() != tt.community {
+			t.Errorf("%s: IsImage %v, Community %v; want %v, %v", tt.ref, IsImage(tt.ref), img.Community(), tt.isImage, tt.community)
+		}
+	}
+}
+
+func TestContainer(t *testing.T) {
+	spec := func(containers ...corev1.Container) *corev1.PodSpec { return &corev1.PodSpec{Containers: containers} }
+	for _, tt := range []struct {
+		name string
+		spec *corev1.PodSpec
+		want string
+	}{
+		{"by image, whatever its name", spec(corev1.Container{Name: "sidecar", Image: "busybox"}, corev1.Container{Name: "db", Image: "neo4j:5.26-enterprise"}), "db"},
+		{"the image wins over the name", spec(corev1.Container{Name: "neo4j", Image: "busybox"}, corev1.Container{Name: "db", Image: "mirror/neo4j-enterprise:5.26"}), "db"},
+		{"by name when no image says Neo4j", spec(corev1.Container{Name: "sidecar", Image: "busybox"}, corev1.Container{Name: "neo4j", Image: "example/graph:1"}), "neo4j"},
+		{"none", spec(corev1.Container{Name: "app", Image: "busybox"}), ""},
+	} {
+		got := ""
+		if c := Container(tt.spec); c != nil {
+			got = c.Name
+		}
+		if got != tt.want {
+			t.Errorf("%s: Container = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestDatabasesIn(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"neo4j-2023-06-29T14-51-33.backup", "nested/system-2023-06-29T14-51-35.backup", "notes.txt"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := DatabasesIn(dir)
+	if err != nil || !slices.Equal(got, []string{"neo4j", "system"}) {
+		t.Errorf("DatabasesIn = %v, %v; want [neo4j system]", got, err)
+	}
+	if _, err := DatabasesIn(filepath.Join(dir, "missing")); err == nil {
+		t.Error("DatabasesIn of a missing folder: no error")
 	}
 }
