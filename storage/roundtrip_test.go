@@ -46,7 +46,7 @@ func TestRoundTripMinIO(t *testing.T) {
 func testRoundTrip(t *testing.T, srv *s3test.Server, src string, files int, databases []string) {
 	ctx := testContext(t)
 	s := open(t, srv, "prod/graph")
-	m, err := s.Upload(ctx, src, storage.UploadOptions{Neo4jVersion: "5.26.0"})
+	m, err := s.Upload(ctx, src, storage.UploadOptions{Databases: databases, Neo4jVersion: "5.26.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
