@@ -1,5 +1,6 @@
 # make demo   the whole job on a local control plane and S3 server
-# make test   every test, on real kube-apiserver, etcd, kube-controller-manager and S3 servers
+# make test   every test, with the race detector, on real kube-apiserver, etcd,
+#             kube-controller-manager and S3 servers
 SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 IMAGE ?= ghcr.io/neo4j-backup/neo4j-backup:$(VERSION)
@@ -20,7 +21,7 @@ build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o bin/neo4j-backup ./cmd/neo4j-backup
 
 test: lint
-	$(SERVERS) go test -count=1 -timeout 25m ./...
+	$(SERVERS) go test -race -count=1 -timeout 25m ./...
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi

@@ -67,7 +67,8 @@ func (c managedCronJobs) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	var list batchv1.CronJobList
 	if err := c.cache.List(ctx, &list, client.MatchingLabels{LabelManagedBy: managedBy}); err != nil {
-		ch <- prometheus.NewInvalidMetric(cronJobsManagedDesc, err)
+		// Before the cache has started there is no figure to give; an
+		// invalid metric would fail the whole scrape, so give none.
 		return
 	}
 	n := 0

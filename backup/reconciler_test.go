@@ -1,19 +1,18 @@
 package backup
 
-// Integration tests of the reconciler on a real control plane: etcd,
-// kube-apiserver with PodSecurity admission, and kube-controller-manager's
-// cronjob and job controllers; the reconciler runs in a manager of its own,
-// as serve runs it.
+// Integration tests of the reconciler on a real control plane
+// (internal/testcluster): etcd, kube-apiserver with PodSecurity admission and
+// the shipped webhooks, and kube-controller-manager's cronjob and job
+// controllers. The reconciler runs where it runs in a cluster: in
+// `neo4j-backup serve`, a process of its own, as serve's ServiceAccount with
+// the permissions manifests/ gives it and no more.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,72 +21,18 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/yaml"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
-	"github.com/neo4j-backup/neo4j-backup/controlplane"
+	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 )
 
-// cluster is one control plane and one manager running the reconciler,
-// shared by the tests of this package and stopped in TestMain.
-var cluster struct {
-	once    sync.Once
-	err     error
-	cp      *controlplane.ControlPlane
-	kube    *kubernetes.Clientset
-	stop    context.CancelFunc
-	stopped chan error
-	log     lockedBuffer // the manager's and kube-controller-manager's output
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lastLines(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if cluster.cp != nil {
-		cluster.stop() // the manager first, then the apiserver it talks to
-		if err := <-cluster.stopped; err != nil {
-			fmt.Fprintf(os.Stderr, "the manager returned: %v\n", err)
-			code = 1
-		}
-		if err := cluster.cp.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the control plane: %v\n", err)
-		}
-	}
-	os.Exit(code)
+	testcluster.Main(m, testcluster.Options{Serve: []string{"--image", testImage, "--default-destination", clusterDestination}})
 }
 
 const (
@@ -95,86 +40,13 @@ const (
 	timeout            = 30 * time.Second
 )
 
-// startCluster starts the control plane and a manager with the reconciler,
-// once.
+// startCluster returns a client of the package's cluster, with serve, and
+// so the reconciler, running.
 func startCluster(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
-	cluster.once.Do(func() {
-		cp, err := controlplane.Start(controlplane.Options{Controllers: []string{"cronjob", "job"}, Log: &cluster.log})
-		if err != nil {
-			cluster.err = err
-			return
-		}
-		cluster.cp = cp
-		cluster.kube = kubernetes.NewForConfigOrDie(cp.Config)
-		ctrl.SetLogger(zap.New(zap.WriteTo(&cluster.log)))
-		scheme := runtime.NewScheme()
-		if err := clientgoscheme.AddToScheme(scheme); err != nil {
-			cluster.err = err
-			return
-		}
-		// The manager runs as serve's ServiceAccount, with the permissions
-		// manifests/ gives it and no more.
-		asServe, err := serviceAccountConfig(cp)
-		if err != nil {
-			cluster.err = err
-			return
-		}
-		mgr, err := ctrl.NewManager(asServe, ctrl.Options{
-			Scheme:                 scheme,
-			Metrics:                metricsserver.Options{BindAddress: "0"},
-			HealthProbeBindAddress: "0",
-			Cache:                  cache.Options{ByObject: CacheByObject()},
-		})
-		if err != nil {
-			cluster.err = err
-			return
-		}
-		if cluster.err = Setup(mgr, Config{Image: testImage, DefaultDestination: clusterDestination}); cluster.err != nil {
-			return
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cluster.stop = cancel
-		cluster.stopped = make(chan error, 1)
-		go func() { cluster.stopped <- mgr.Start(ctx) }()
-	})
-	if cluster.err != nil {
-		t.Fatalf("starting the control plane and the reconciler: %v", cluster.err)
-	}
-	return cluster.kube
-}
-
-// serviceAccountConfig installs manifests/base/rbac.yaml and returns a
-// config that acts as the ServiceAccount it binds.
-func serviceAccountConfig(cp *controlplane.ControlPlane) (*rest.Config, error) {
-	c, err := client.New(cp.Config, client.Options{})
-	if err != nil {
-		return nil, err
-	}
-	raw, err := os.ReadFile(filepath.Join("..", "manifests", "base", "rbac.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	ctx := context.Background()
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "neo4j-backup"}}); err != nil {
-		return nil, err
-	}
-	var account string
-	for _, doc := range strings.Split(string(raw), "\n---\n") {
-		obj := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
-			return nil, fmt.Errorf("manifests/base/rbac.yaml: %w", err)
-		}
-		if obj.GetKind() == "ServiceAccount" {
-			account = "system:serviceaccount:" + obj.GetNamespace() + ":" + obj.GetName()
-		}
-		if err := c.Create(ctx, obj); err != nil {
-			return nil, fmt.Errorf("creating %s %s from manifests/base/rbac.yaml: %w", obj.GetKind(), obj.GetName(), err)
-		}
-	}
-	cfg := rest.CopyConfig(cp.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: account}
-	return cfg, nil
+	c := testcluster.Shared(t)
+	c.Serve(t)
+	return c.Kube
 }
 
 // newNamespace creates a namespace with annotations and labels.
@@ -246,7 +118,9 @@ func eventually(t *testing.T, what string, cond func(ctx context.Context) (bool,
 	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, cond)
 	if err != nil {
-		t.Fatalf("waiting %v for %s: %v\nlast log lines:\n%s", timeout, what, err, cluster.log.lastLines(15))
+		c := testcluster.Shared(t)
+		t.Fatalf("waiting %v for %s: %v\nserve's last lines:\n%s\nkube-controller-manager's last lines:\n%s",
+			timeout, what, err, c.Serve(t).LogTail(15), c.ControllerManagerLog(15))
 	}
 }
 
@@ -300,30 +174,11 @@ func uploadArgsOf(cj *batchv1.CronJob) string {
 	return strings.Join(podSpec(cj).Containers[0].Args, " ")
 }
 
-// metricValue reads a gauge or counter of the manager's metrics registry;
-// labels narrow it to the series that carry them.
+// metricValue reads a gauge or counter that serve exports; labels narrow it
+// to the series that carry them.
 func metricValue(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
-					continue series
-				}
-			}
-			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	return sum
+	return testcluster.Shared(t).Serve(t).Metric(t, name, labels)
 }
 
 func TestReconcilerFollowsNamespaceAnnotations(t *testing.T) {
@@ -525,7 +380,7 @@ func TestReconcilerLeavesForeignCronJobAlone(t *testing.T) {
 // writes nothing (and says nothing) until something changes.
 func TestReconcilerSeesAppliedCronJobsUpToDate(t *testing.T) {
 	kube := startCluster(t)
-	c, err := client.New(cluster.cp.Config, client.Options{})
+	c, err := client.New(testcluster.Shared(t).Config, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

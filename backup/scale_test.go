@@ -4,14 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,7 +19,7 @@ import (
 	"k8s.io/client-go/metadata"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
-	"github.com/neo4j-backup/neo4j-backup/controlplane"
+	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 )
 
 // Targets of the scale benchmark.
@@ -38,16 +34,17 @@ const (
 // a schedule, each with a Neo4j StatefulSet of no replicas. It measures the
 // time from the process's start until every namespace has its CronJob and
 // its Created Event, and the process's peak resident memory (VmHWM), and
-// fails above the targets. One run is one measurement:
+// fails above the targets. One run is one measurement, without -race (with
+// it the harness builds serve with the race detector, which multiplies its
+// memory and time):
 //
 //	go test ./backup -run '^$' -bench Scale -benchtime 1x
 func BenchmarkScale(b *testing.B) {
-	cp, err := controlplane.Start(controlplane.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cp.Stop()
-	kube := kubernetes.NewForConfigOrDie(cp.Config)
+	// A cluster of its own: the package's serve would make the CronJobs
+	// before the clock starts, and a thousand namespaces would slow the
+	// package's tests.
+	c := testcluster.Start(b)
+	kube := c.Kube
 	ctx := context.Background()
 
 	setup := time.Now()
@@ -55,16 +52,12 @@ func BenchmarkScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("created %d annotated namespaces with a Neo4j StatefulSet each in %v", scaleNamespaces, time.Since(setup).Round(time.Millisecond))
-
-	bin := filepath.Join(b.TempDir(), "neo4j-backup")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/neo4j-backup").CombinedOutput(); err != nil {
-		b.Fatalf("building neo4j-backup: %v\n%s", err, out)
-	}
+	testcluster.Binary(b) // built before the clock starts
 
 	// Watch before serve starts, so no CronJob or Event is missed.
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	cronJobs, err := metadata.NewForConfigOrDie(cp.Config).Resource(batchCronJobs).Namespace("").Watch(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + managedBy})
+	cronJobs, err := metadata.NewForConfigOrDie(c.Config).Resource(batchCronJobs).Namespace("").Watch(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + managedBy})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,32 +68,12 @@ func BenchmarkScale(b *testing.B) {
 	}
 	defer events.Stop()
 
-	logFile, err := os.Create(filepath.Join(b.TempDir(), "serve.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logFile.Close()
-	serve := exec.Command(bin, "serve",
-		"--kubeconfig", cp.Kubeconfig,
-		"--webhook-host", "127.0.0.1",
-		"--webhook-port", strconv.Itoa(freePort(b)),
-		"--cert-dir", cp.Webhook.LocalServingCertDir,
-		"--image", testImage,
-		"--default-destination", "s3://scale-backups/neo4j",
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(freePort(b)),
-	)
-	serve.Stdout, serve.Stderr = logFile, logFile
-
 	b.ResetTimer()
 	start := time.Now()
-	if err := serve.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer stopProcess(serve)
+	serve := c.StartServe(b, "--image", testImage, "--default-destination", "s3://scale-backups/neo4j")
 	allCronJobs, err := countAdded(ctx, cronJobs, scaleNamespaces)
 	if err != nil {
-		b.Fatalf("%d of %d CronJobs after %v: %v; serve's log: %s", allCronJobs, scaleNamespaces, time.Since(start).Round(time.Millisecond), err, logFile.Name())
+		b.Fatalf("%d of %d CronJobs after %v: %v; serve's last lines:\n%s", allCronJobs, scaleNamespaces, time.Since(start).Round(time.Millisecond), err, serve.LogTail(20))
 	}
 	toCronJobs := time.Since(start)
 	if n, err := countAdded(ctx, events, scaleNamespaces); err != nil {
@@ -109,7 +82,7 @@ func BenchmarkScale(b *testing.B) {
 	toEvents := time.Since(start)
 	b.StopTimer()
 
-	peak, err := peakRSS(serve.Process.Pid)
+	peak, err := peakRSS(serve.Pid())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -201,25 +174,4 @@ func peakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
-}
-
-func stopProcess(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func freePort(tb testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -1,12 +1,11 @@
 package certs
 
 // The Rotator against a real kube-apiserver with the webhook
-// configurations from manifests/.
+// configurations from manifests/ (internal/testcluster).
 
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,56 +20,33 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/neo4j-backup/neo4j-backup/controlplane"
+	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 )
 
 const namespace = "neo4j-backup"
 
-var (
-	kube   client.Client
-	config *rest.Config
-	scheme = runtime.NewScheme()
-)
+func TestMain(m *testing.M) { testcluster.Main(m, testcluster.Options{}) }
 
-func TestMain(m *testing.M) {
-	cp, err := controlplane.Start(controlplane.Options{
-		Webhooks: []string{filepath.Join("..", "manifests", "base", "webhooks.yaml")},
-	})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the control plane: %v\n", err)
-		os.Exit(1)
-	}
-	code := run(cp, m)
-	if err := cp.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stopping the control plane: %v\n", err)
-	}
-	os.Exit(code)
+var admin struct {
+	once   sync.Once
+	client client.Client
+	err    error
 }
 
-func run(cp *controlplane.ControlPlane, m *testing.M) int {
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+// kube is an admin client of the package's cluster.
+func kube(t *testing.T) client.Client {
+	t.Helper()
+	config := testcluster.Shared(t).Config
+	admin.once.Do(func() { admin.client, admin.err = client.New(config, client.Options{}) })
+	if admin.err != nil {
+		t.Fatal(admin.err)
 	}
-	var err error
-	config = cp.Config
-	if kube, err = client.New(cp.Config, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
-	if err := kube.Create(context.Background(), ns); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	return admin.client
 }
 
 // cleanUp deletes objects when the test ends, so that tests run again
@@ -78,7 +54,7 @@ func run(cp *controlplane.ControlPlane, m *testing.M) int {
 func cleanUp(t *testing.T, objs ...client.Object) {
 	t.Cleanup(func() {
 		for _, o := range objs {
-			if err := kube.Delete(context.Background(), o); client.IgnoreNotFound(err) != nil {
+			if err := kube(t).Delete(context.Background(), o); client.IgnoreNotFound(err) != nil {
 				t.Errorf("cleaning up %s: %v", o.GetName(), err)
 			}
 		}
@@ -92,7 +68,7 @@ func secretNamed(name string) *corev1.Secret {
 func newRotator(t *testing.T, secret string, log logr.Logger) *Rotator {
 	t.Helper()
 	cleanUp(t, secretNamed(secret))
-	r, err := New(kube, Config{
+	r, err := New(kube(t), Config{
 		Log:                            log,
 		Namespace:                      namespace,
 		Secret:                         secret,
@@ -111,7 +87,7 @@ func newRotator(t *testing.T, secret string, log logr.Logger) *Rotator {
 // resourceVersion.
 func caBundles(t *testing.T, obj client.Object) ([][]byte, string) {
 	t.Helper()
-	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+	if err := kube(t).Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 		t.Fatal(err)
 	}
 	var bundles [][]byte
@@ -131,7 +107,7 @@ func caBundles(t *testing.T, obj client.Object) ([][]byte, string) {
 func secretData(t *testing.T, name string) map[string][]byte {
 	t.Helper()
 	var s corev1.Secret
-	if err := kube.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
+	if err := kube(t).Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
 		t.Fatal(err)
 	}
 	return s.Data
@@ -153,7 +129,7 @@ func TestRotatorSetsTheCABundleOfOurConfigurationsOnly(t *testing.T) {
 			},
 		}},
 	}
-	if err := kube.Create(ctx, theirs); err != nil {
+	if err := kube(t).Create(ctx, theirs); err != nil {
 		t.Fatal(err)
 	}
 	cleanUp(t, theirs)
@@ -198,7 +174,7 @@ func TestRotatorSetsTheCABundleOfOurConfigurationsOnly(t *testing.T) {
 
 	// Someone resets one webhook's caBundle: the next pass puts it back.
 	reset := []byte(`[{"op":"replace","path":"/webhooks/1/clientConfig/caBundle","value":"Z2FyYmFnZQ=="}]`)
-	if err := kube.Patch(ctx, ourValidating, client.RawPatch("application/json-patch+json", reset)); err != nil {
+	if err := kube(t).Patch(ctx, ourValidating, client.RawPatch("application/json-patch+json", reset)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Sync(ctx); err != nil {
@@ -289,7 +265,7 @@ func TestRotatorReplicasServeTheSameCertificate(t *testing.T) {
 // is not ready: the apiserver would not trust it.
 func TestRotatorIsNotReadyUntilTrusted(t *testing.T) {
 	cleanUp(t, secretNamed("untrusted-tls"))
-	r, err := New(kube, Config{
+	r, err := New(kube(t), Config{
 		Namespace:                    namespace,
 		Secret:                       "untrusted-tls",
 		Service:                      "neo4j-backup-webhook",
@@ -326,17 +302,17 @@ func TestRotatorNeedsNoMoreThanItsRBAC(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(doc), &o.Object); err != nil {
 			t.Fatal(err)
 		}
-		if err := kube.Create(ctx, &o); err != nil {
+		if err := kube(t).Create(ctx, &o); err != nil {
 			t.Fatalf("creating %s %s from manifests/base/rbac.yaml: %v", o.GetKind(), o.GetName(), err)
 		}
 		cleanUp(t, &o)
 	}
-	asServer := rest.CopyConfig(config)
+	asServer := rest.CopyConfig(testcluster.Shared(t).Config)
 	asServer.Impersonate = rest.ImpersonationConfig{
 		UserName: "system:serviceaccount:neo4j-backup:neo4j-backup",
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:neo4j-backup", "system:authenticated"},
 	}
-	c, err := client.New(asServer, client.Options{Scheme: scheme})
+	c, err := client.New(asServer, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,10 +20,18 @@ func FreeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// WaitOK polls url until it answers 200 OK, for at most a minute.
+// WaitOK polls url until it answers 200 OK, for at most a minute or until
+// ctx ends. Each request is bounded too, so a server that accepts and hangs
+// cannot hold it up.
 func WaitOK(ctx context.Context, url string) error {
 	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		resp, err := http.Get(url)
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false, nil
 		}

@@ -1,19 +1,18 @@
 // Package e2e runs the whole round trip on real servers: kube-apiserver,
 // etcd and kube-controller-manager (statefulset, cronjob, job controllers),
 // `neo4j-backup serve` as a process with the webhook configurations from
-// manifests/, a real S3 server, and the pod runner playing the kubelet with
-// the stand-in neo4j-admin playing Neo4j.
+// manifests/ (all three from internal/testcluster), a real S3 server, and
+// the pod runner playing the kubelet with the stand-in neo4j-admin playing
+// Neo4j.
 package e2e
 
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,95 +20,25 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/neo4j-backup/neo4j-backup/controlplane"
 	"github.com/neo4j-backup/neo4j-backup/e2e/podrunner"
+	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 	"github.com/neo4j-backup/neo4j-backup/storage/s3test"
 )
 
 // image is what serve injects; the pod runner runs it as the built binary.
 const image = "neo4j-backup:e2e"
 
-var env struct {
-	once     sync.Once
-	err      error
-	bin      string // folder with neo4j-backup and the stand-in neo4j-admin
-	cp       *controlplane.ControlPlane
-	kube     *kubernetes.Clientset
-	serve    *exec.Cmd
-	serveLog bytes.Buffer
-}
-
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if env.serve != nil && env.serve.Process != nil {
-		_ = env.serve.Process.Signal(os.Interrupt)
-		_ = env.serve.Wait()
-	}
-	if env.cp != nil {
-		_ = env.cp.Stop()
-	}
-	if env.bin != "" {
-		os.RemoveAll(env.bin)
-	}
-	os.Exit(code)
+	testcluster.Main(m, testcluster.Options{Serve: []string{"--image", image}})
 }
 
-// cluster builds the binaries and starts the control plane and serve, once.
-func cluster(t *testing.T) *kubernetes.Clientset {
-	t.Helper()
-	env.once.Do(func() { env.err = startCluster() })
-	if env.err != nil {
-		t.Fatalf("starting the cluster: %v\nserve log:\n%s", env.err, env.serveLog.String())
-	}
-	return env.kube
-}
-
-func startCluster() error {
-	bin, err := os.MkdirTemp("", "neo4j-backup-e2e-")
-	if err != nil {
-		return err
-	}
-	env.bin = bin
-	for pkg, name := range map[string]string{"../cmd/neo4j-backup": "neo4j-backup", "./neo4j-admin-standin": "neo4j-admin"} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v: %s", pkg, err, out)
-		}
-	}
-	cp, err := controlplane.Start(controlplane.Options{
-		Controllers: []string{"statefulset", "cronjob", "job"},
-		Webhooks:    []string{filepath.Join("..", "manifests", "base", "webhooks.yaml")},
-	})
-	if err != nil {
-		return err
-	}
-	env.cp = cp
-	env.kube = kubernetes.NewForConfigOrDie(cp.Config)
-	probe, err := controlplane.FreeAddr()
-	if err != nil {
-		return err
-	}
-	env.serve = exec.Command(filepath.Join(bin, "neo4j-backup"), "serve",
-		"--kubeconfig", cp.Kubeconfig,
-		"--webhook-host", cp.Webhook.LocalServingHost,
-		"--webhook-port", fmt.Sprint(cp.Webhook.LocalServingPort),
-		"--cert-dir", cp.Webhook.LocalServingCertDir,
-		"--image", image,
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", probe,
-	)
-	env.serve.Stdout, env.serve.Stderr = &env.serveLog, &env.serveLog
-	if err := env.serve.Start(); err != nil {
-		return err
-	}
-	return controlplane.WaitOK(context.Background(), "http://"+probe+"/readyz")
-}
-
-// world is one test's namespace, S3 server and "Neo4j server".
+// world is one test's namespace, S3 bucket and "Neo4j server".
 type world struct {
-	t    *testing.T
-	kube *kubernetes.Clientset
-	ns   string
-	s3   *s3test.Server
+	t       *testing.T
+	cluster *testcluster.Cluster
+	kube    *kubernetes.Clientset
+	ns      string
+	s3      *s3test.Server
 	// live is the running Neo4j the stand-in backs up: a folder per database.
 	live string
 	// adminLog is every neo4j-admin invocation, one line each.
@@ -118,11 +47,14 @@ type world struct {
 	podLog   bytes.Buffer
 }
 
-// newWorld makes a namespace whose annotations point at a fresh S3 server,
-// with the credentials Secret the annotations name.
+// newWorld makes a namespace whose annotations point at a fresh bucket on
+// the S3 server the tests share, with the credentials Secret the
+// annotations name, on the cluster the tests share with serve running.
 func newWorld(t *testing.T, ns string, annotations map[string]string) *world {
-	kube := cluster(t)
-	w := &world{t: t, kube: kube, ns: ns, s3: s3test.Versitygw(t)}
+	c := testcluster.Shared(t)
+	c.Serve(t)
+	kube := c.Kube
+	w := &world{t: t, cluster: c, kube: kube, ns: ns, s3: s3test.SharedVersitygw(t)}
 	dir := t.TempDir()
 	w.live, w.adminLog = filepath.Join(dir, "live"), filepath.Join(dir, "neo4j-admin.log")
 	all := map[string]string{
@@ -149,7 +81,7 @@ func newWorld(t *testing.T, ns string, annotations map[string]string) *world {
 		t.Fatal(err)
 	}
 	w.runner = &podrunner.Runner{
-		Kube: kube, Image: image, Binary: filepath.Join(env.bin, "neo4j-backup"), StandinDir: env.bin,
+		Kube: kube, Image: image, Binary: testcluster.Binary(t), StandinDir: testcluster.Standin(t),
 		StandinEnv: []string{"NEO4J_STANDIN_LIVE=" + w.live, "NEO4J_STANDIN_LOG=" + w.adminLog},
 		Claims:     map[string]string{},
 		Log:        &w.podLog,
@@ -193,9 +125,9 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// neo4jCLI runs the built binary with the S3 server's credentials.
+// neo4jBackup runs the built binary with the S3 server's credentials.
 func (w *world) neo4jBackup(args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(env.bin, "neo4j-backup"), args...)
+	cmd := exec.Command(testcluster.Binary(w.t), args...)
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3test.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.SecretKey,
 		"AWS_REGION="+s3test.Region, "AWS_ENDPOINT_URL_S3="+w.s3.Endpoint)
 	out, err := cmd.CombinedOutput()
@@ -204,8 +136,8 @@ func (w *world) neo4jBackup(args ...string) (string, error) {
 
 // execStandin prepares the stand-in neo4j-admin playing version, backing up
 // the live server in folder live.
-func execStandin(version, live string, args ...string) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(env.bin, "neo4j-admin"), args...)
+func execStandin(t *testing.T, version, live string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(testcluster.Standin(t), "neo4j-admin"), args...)
 	cmd.Env = append(os.Environ(), "NEO4J_STANDIN_VERSION="+version, "NEO4J_STANDIN_LIVE="+live)
 	return cmd
 }

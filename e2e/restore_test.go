@@ -118,7 +118,7 @@ func (w *world) backup(version string, command func(string) []string, location, 
 	w.t.Helper()
 	w.setLive(content, "neo4j")
 	dir := w.t.TempDir()
-	cmd := execStandin(version, w.live, command(dir)...)
+	cmd := execStandin(w.t, version, w.live, command(dir)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		w.t.Fatalf("stand-in backup: %v: %s", err, out)
 	}

@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 	"github.com/neo4j-backup/neo4j-backup/storage/s3test"
 )
 
@@ -158,8 +156,8 @@ func (w *world) restoreCommand(args ...string) (code int, stdout, stderr string)
 // progress shows interruptAt, if that is set.
 func (w *world) runRestoreCommand(kubelet bool, interruptAt string, args ...string) (code int, stdout, stderr string) {
 	w.t.Helper()
-	cmd := exec.Command(filepath.Join(env.bin, "neo4j-backup"), append([]string{"restore",
-		"--kubeconfig", env.cp.Kubeconfig, "--namespace", w.ns, "--statefulset", "graph", "--timeout", "1m"}, args...)...)
+	cmd := exec.Command(testcluster.Binary(w.t), append([]string{"restore",
+		"--kubeconfig", w.cluster.Kubeconfig, "--namespace", w.ns, "--statefulset", "graph", "--timeout", "1m"}, args...)...)
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3test.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.SecretKey)
 	// Only the pods the command makes are run; those of an earlier run are
 	// going away.
@@ -167,7 +165,7 @@ func (w *world) runRestoreCommand(kubelet bool, interruptAt string, args ...stri
 	for _, pod := range w.graphPods() {
 		ran[pod.UID] = true
 	}
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &testcluster.SyncBuffer{}, &testcluster.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, errOut
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
@@ -199,24 +197,6 @@ func (w *world) runRestoreCommand(kubelet bool, interruptAt string, args ...stri
 			}
 		}
 	}
-}
-
-// syncBuffer is a buffer a process writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // runRestoringPods runs, once each, graph's pods that carry a restore.

@@ -202,7 +202,10 @@ func TestRestoreSkipsWhatWasDone(t *testing.T) {
 
 func wantFailure(t *testing.T, err error, data, message string) {
 	t.Helper()
-	if err == nil || !strings.Contains(err.Error(), message) {
+	if err == nil {
+		t.Fatalf("the restore succeeded; want an error saying %q", message)
+	}
+	if !strings.Contains(err.Error(), message) {
 		t.Errorf("error = %v; want one saying %q", err, message)
 	}
 	if strings.Contains(err.Error(), "\n") {

@@ -17,7 +17,7 @@ import (
 // A backup changed in the store after upload is refused, naming the file,
 // and the folder fetched into is left exactly as it was.
 func TestFetchRefusesChangedBackup(t *testing.T) {
-	srv := s3test.Versitygw(t)
+	srv := s3test.SharedVersitygw(t)
 	raw := srv.Client()
 	cases := []struct {
 		name   string
@@ -157,7 +157,7 @@ func TestServerKilledMidFetch(t *testing.T) {
 // Wrong credentials, a missing bucket and an unreachable endpoint each give
 // one sentence that says what to do.
 func TestStoreErrors(t *testing.T) {
-	srv := s3test.Versitygw(t)
+	srv := s3test.SharedVersitygw(t)
 	cases := []struct {
 		name string
 		open func(t *testing.T) *storage.Store

@@ -45,7 +45,7 @@ func put(t *testing.T, srv *s3test.Server, key, content string) {
 }
 
 func TestResolveAcrossBackups(t *testing.T) {
-	srv := s3test.Versitygw(t)
+	srv := s3test.SharedVersitygw(t)
 	s := open(t, srv, "ns/graph")
 	history(t, srv, s,
 		[]string{"2021-11-11T10:00:00Z", "2021-11-12T10:00:00Z", "2021-11-13T10:00:00Z"},
@@ -79,7 +79,7 @@ func TestResolveAcrossBackups(t *testing.T) {
 // A folder written by `s3cmd put /tmp s3://…/<date>/ --recursive` lists as
 // legacy, is never "latest", and fetches by its exact name.
 func TestLegacyBackup(t *testing.T) {
-	srv := s3test.MinIO(t)
+	srv := s3test.SharedMinIO(t)
 	s := open(t, srv, "old")
 	history(t, srv, s, nil, nil, []string{"11Nov2021-10:00:00"})
 	ctx := testContext(t)
@@ -110,7 +110,7 @@ func TestLegacyBackup(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
-	srv := s3test.Versitygw(t)
+	srv := s3test.SharedVersitygw(t)
 	now := time.Date(2021, 11, 20, 12, 0, 0, 0, time.UTC)
 	ago := func(d time.Duration) string { return storage.NewID(now.Add(-d)) }
 	day := 24 * time.Hour

@@ -13,7 +13,7 @@ import (
 // folders, a 200 MiB file (many parts), a file just over one part, and
 // 2,000 small files.
 func TestRoundTripVersitygw(t *testing.T) {
-	srv := s3test.Versitygw(t)
+	srv := s3test.SharedVersitygw(t)
 	src := t.TempDir()
 	tr := tree{
 		"neo4j/neostore":                               200 * MiB,
@@ -30,7 +30,7 @@ func TestRoundTripVersitygw(t *testing.T) {
 
 // MinIO gets a smaller tree, still with a multipart file, as a compatibility check.
 func TestRoundTripMinIO(t *testing.T) {
-	srv := s3test.MinIO(t)
+	srv := s3test.SharedMinIO(t)
 	src := t.TempDir()
 	tr := tree{
 		"neo4j-2024-05-01T10-00-00.backup":  40 * MiB,

@@ -115,6 +115,10 @@ func entries(t testing.TB, dir string) []string {
 	return names
 }
 
+// TestMain stops the S3 servers the tests share (s3test.SharedVersitygw,
+// s3test.SharedMinIO) after the last test.
+func TestMain(m *testing.M) { os.Exit(s3test.Run(m)) }
+
 // open connects to a test server's bucket under prefix.
 func open(t testing.TB, srv *s3test.Server, prefix string) *storage.Store {
 	t.Helper()

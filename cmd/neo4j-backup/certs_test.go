@@ -1,7 +1,9 @@
 package main
 
 // `serve` with each certificate mode, as a process of its own against a real
-// kube-apiserver that calls it, and manifests/ applied to that apiserver.
+// kube-apiserver that calls it, and manifests/ applied to that apiserver. The
+// test takes a cluster of its own: it replaces the trust of the webhook
+// configurations every other test's serve relies on, and deletes them.
 
 import (
 	"bytes"
@@ -13,17 +15,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,48 +35,26 @@ import (
 	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/certs"
 	"github.com/neo4j-backup/neo4j-backup/controlplane"
+	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 )
-
-// runAsBinary makes the test binary run as neo4j-backup itself, so that a
-// test can start `serve` as a process: a second serve in the test process
-// would clash with the first one's controller and metrics registrations.
-const runAsBinary = "NEO4J_BACKUP_TEST_RUN_AS_BINARY"
-
-func init() {
-	if os.Getenv(runAsBinary) == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
-	}
-}
 
 // servingValidity is short, so that the test sees a renewal.
 const servingValidity = 12 * time.Second
 
 func TestServeCertificates(t *testing.T) {
-	cp, err := controlplane.Start(controlplane.Options{
-		Webhooks: []string{filepath.Join("..", "..", "manifests", "base", "webhooks.yaml")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cp.Stop() }) // after the serve processes, which stop first
-	kube := kubernetes.NewForConfigOrDie(cp.Config)
+	c := testcluster.Start(t) // stopped after the serve processes, which stop first
+	kube := c.Kube
 	ctx := context.Background()
-	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "neo4j-backup"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	// envtest installed the configurations trusting its own CA; serve must
 	// put its own there.
 	untrust(t, kube)
 
-	webhookAddr := net.JoinHostPort(cp.Webhook.LocalServingHost, fmt.Sprint(cp.Webhook.LocalServingPort))
-	serve := startServe(t, cp.Kubeconfig,
+	// serve listens where the webhook configurations call.
+	webhookAddr := c.WebhookAddr
+	serve := c.StartServe(t,
+		"--image", injectedImage,
 		"--cert-mode=self",
 		"--namespace=neo4j-backup",
-		"--webhook-host", cp.Webhook.LocalServingHost,
-		"--webhook-port", fmt.Sprint(cp.Webhook.LocalServingPort),
 		"--extra-san=127.0.0.1",
 		"--cert-validity="+servingValidity.String(),
 	)
@@ -97,7 +73,7 @@ func TestServeCertificates(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatalf("still serving certificate %s at %s, which was due for renewal at %s; serve log:\n%s",
-				first.SerialNumber, time.Now().Format(time.StampMilli), renewal.Format(time.StampMilli), serve.logTail())
+				first.SerialNumber, time.Now().Format(time.StampMilli), renewal.Format(time.StampMilli), serve.LogTail(15))
 		}
 		if !served.NotAfter.After(first.NotAfter) {
 			t.Errorf("the renewed certificate expires at %s, not after the first at %s", served.NotAfter, first.NotAfter)
@@ -107,7 +83,7 @@ func TestServeCertificates(t *testing.T) {
 			t.Errorf("the certificate was renewed at %s, before two thirds of its life at %s", renewed, renewal)
 		}
 		createInjectedPod(t, kube, "renewal", "graph-1")
-		serve.stillRunning(t)
+		stillRunning(t, serve)
 
 		secret, err := kube.CoreV1().Secrets("neo4j-backup").Get(ctx, "neo4j-backup-webhook-tls", metav1.GetOptions{})
 		if err != nil {
@@ -121,20 +97,23 @@ func TestServeCertificates(t *testing.T) {
 	t.Run("files in --cert-dir are served and reloaded without a restart", func(t *testing.T) {
 		dir := t.TempDir()
 		writePair(t, dir, "first")
-		addr := freeAddr(t)
+		addr, err := controlplane.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
 		host, port, _ := net.SplitHostPort(addr)
-		files := startServe(t, cp.Kubeconfig, "--cert-mode=files", "--cert-dir", dir, "--webhook-host", host, "--webhook-port", port)
+		files := c.StartServe(t, "--image", injectedImage, "--cert-mode=files", "--cert-dir", dir, "--webhook-host", host, "--webhook-port", port)
 		if got := servedCertificate(t, addr, nil).Subject.CommonName; got != "first" {
 			t.Fatalf("serving %q, want the pair in --cert-dir", got)
 		}
 		writePair(t, dir, "second")
-		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 			return servedCertificate(t, addr, nil).Subject.CommonName == "second", nil
 		})
 		if err != nil {
-			t.Fatalf("still serving the first pair 30s after the files changed; serve log:\n%s", files.logTail())
+			t.Fatalf("still serving the first pair 30s after the files changed; serve log:\n%s", files.LogTail(15))
 		}
-		files.stillRunning(t)
+		stillRunning(t, files)
 	})
 
 	t.Run("the examples apply to the apiserver", func(t *testing.T) {
@@ -142,7 +121,7 @@ func TestServeCertificates(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The namespace's annotations go through serve's validating webhook.
-		kubectl(t, cp.Kubeconfig, "apply", "-f", filepath.Join("..", "..", "manifests", "examples"), "--dry-run=server")
+		kubectl(t, c.Kubeconfig, "apply", "-f", filepath.Join("..", "..", "manifests", "examples"), "--dry-run=server")
 	})
 
 	t.Run("the default install applies to the apiserver", func(t *testing.T) {
@@ -156,7 +135,7 @@ func TestServeCertificates(t *testing.T) {
 		if err := kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, "neo4j-backup", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		out := kubectl(t, cp.Kubeconfig, "apply", "-k", filepath.Join("..", "..", "manifests", "default"), "--dry-run=server")
+		out := kubectl(t, c.Kubeconfig, "apply", "-k", filepath.Join("..", "..", "manifests", "default"), "--dry-run=server")
 		for _, want := range []string{"deployment.apps/neo4j-backup", "role.rbac.authorization.k8s.io/neo4j-backup-certs", "mutatingwebhookconfiguration.admissionregistration.k8s.io/neo4j-backup"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("kubectl apply did not apply %s:\n%s", want, out)
@@ -168,7 +147,7 @@ func TestServeCertificates(t *testing.T) {
 	})
 
 	t.Run("the cert-manager overlay leaves certificates to cert-manager", func(t *testing.T) {
-		out := kubectl(t, cp.Kubeconfig, "kustomize", filepath.Join("..", "..", "manifests", "cert-manager"))
+		out := kubectl(t, c.Kubeconfig, "kustomize", filepath.Join("..", "..", "manifests", "cert-manager"))
 		objects := map[string]map[string]any{}
 		for _, doc := range strings.Split(out, "\n---\n") {
 			var o map[string]any
@@ -309,76 +288,13 @@ func createInjectedPod(t *testing.T, kube *kubernetes.Clientset, namespace, name
 	}
 }
 
-// serveProcess is `neo4j-backup serve` running as a process of its own.
-type serveProcess struct {
-	log    string
-	exited chan error
-}
-
-// startServe runs serve with args and waits until it is ready; the test's
-// cleanup stops it.
-func startServe(t *testing.T, kubeconfig string, args ...string) *serveProcess {
+// stillRunning fails the test if serve has exited: it must keep serving
+// across a certificate change.
+func stillRunning(t *testing.T, serve *testcluster.Serve) {
 	t.Helper()
-	probe := freeAddr(t)
-	p := &serveProcess{log: filepath.Join(t.TempDir(), "serve.log"), exited: make(chan error, 1)}
-	logFile, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
+	if err := serve.Exited(); err != nil {
+		t.Fatalf("serve exited (%v); it must keep serving across a certificate change; log:\n%s", err, serve.LogTail(15))
 	}
-	cmd := exec.Command(os.Args[0], append([]string{"serve",
-		"--kubeconfig", kubeconfig,
-		"--image", injectedImage,
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", probe,
-	}, args...)...)
-	cmd.Env = append(os.Environ(), runAsBinary+"=1")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- cmd.Wait(); logFile.Close() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-p.exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		select {
-		case err := <-p.exited:
-			p.exited <- err
-			return false, fmt.Errorf("serve exited before it was ready: %v", err)
-		default:
-		}
-		resp, err := http.Get("http://" + probe + "/readyz")
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
-		t.Fatalf("serve %s: %v; its log:\n%s", strings.Join(args, " "), err, p.logTail())
-	}
-	return p
-}
-
-func (p *serveProcess) stillRunning(t *testing.T) {
-	t.Helper()
-	select {
-	case err := <-p.exited:
-		p.exited <- err
-		t.Fatalf("serve exited (%v); it must keep serving across a certificate change; log:\n%s", err, p.logTail())
-	default:
-	}
-}
-
-func (p *serveProcess) logTail() string {
-	out, _ := os.ReadFile(p.log)
-	return lastLines(string(out), 15)
 }
 
 // writePair writes a self-signed pair for 127.0.0.1 into dir.

@@ -5,48 +5,80 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
-func init() {
-	commands["fetch"] = command{summary: "fetch a backup from S3 into a folder and verify it", run: runFetch}
+// fetchOptions are fetch's flags.
+type fetchOptions struct {
+	from, at, to string
+	s3           *s3Flags
+	pod          podFetch
 }
 
-func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("fetch", stderr)
-	from := fs.String("from", "", "where backups are: s3://bucket/prefix (required)")
-	at := fs.String("at", "", `which backup: "latest", a backup ID, a time (the newest complete backup at or before it), or a legacy folder name (required)`)
-	to := fs.String("to", "", "folder to fetch into; the backup lands in DIR/<backup-id>/ (required)")
-	s3 := addS3Flags(fs)
-	var pod podFetch
-	fs.StringVar(&pod.marker, "skip-if-restored", "", "in a Neo4j pod: the restore marker in the data volume; fetch nothing if it shows this restore was done")
-	fs.StringVar(&pod.installSelf, "install-self", "", "in a Neo4j pod: where to copy this binary for the restore container")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newFetchCommand() *cobra.Command {
+	var o fetchOptions
+	cmd := &cobra.Command{
+		Use:   "fetch --from s3://bucket/prefix --at ID|TIME|latest --to DIR",
+		Short: "Fetch a backup from S3 into a folder and verify it",
+		Long: `Fetch a backup from S3 into DIR/<backup-id>/ and check every file against the
+SHA-256 in its manifest. The backup lands in a hidden folder beside it and is
+renamed into place only when every file verified: on any failure DIR is left
+as it was. A legacy backup (no manifest) is fetched by its exact folder name,
+unverified, with a warning. Prints the folder it fetched into.`,
+		Example: `  # The newest complete backup
+  neo4j-backup fetch --from s3://prod-backups/neo4j/shop/graph --at latest --to /var/tmp/restore
+
+  # The newest complete backup at or before a time
+  neo4j-backup fetch --from s3://prod-backups/neo4j/shop/graph --at 2021-11-11T12:00:00Z --to /var/tmp/restore`,
+		GroupID: groupS3,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runFetch(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if *at == "" {
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVar(&o.from, "from", "", "where backups are: s3://bucket/prefix (required)")
+	fs.StringVar(&o.at, "at", "", `which backup: "latest", a backup ID, a time (the newest complete backup at or before it), or a legacy folder name (required)`)
+	fs.StringVar(&o.to, "to", "", "folder to fetch into; the backup lands in DIR/<backup-id>/ (required)")
+	_ = cmd.MarkFlagDirname("to")
+	o.s3 = addS3Flags(fs)
+	// How the injected neo4j-backup-fetch container runs (README.md,
+	// "Restore a StatefulSet"); not for people.
+	fs.StringVar(&o.pod.marker, "skip-if-restored", "", "in a Neo4j pod: the restore marker in the data volume; fetch nothing if it shows this restore was done")
+	fs.StringVar(&o.pod.installSelf, "install-self", "", "in a Neo4j pod: where to copy this binary for the restore container")
+	_ = fs.MarkHidden("skip-if-restored")
+	_ = fs.MarkHidden("install-self")
+	return cmd
+}
+
+func runFetch(ctx context.Context, o fetchOptions, stdout, stderr io.Writer) error {
+	if o.at == "" {
 		return usagef(`--at is required: "latest", a backup ID or a time such as 2021-11-11T10:00:00Z`)
 	}
-	if err := storage.CheckRestorePoint(*at); err != nil {
+	if err := storage.CheckRestorePoint(o.at); err != nil {
 		return usagef("--at: %v", err)
 	}
-	if *to == "" {
+	if o.to == "" {
 		return usagef("--to DIR is required: the folder to fetch into")
 	}
-	store, err := s3.open("from", *from)
+	store, err := o.s3.open("from", o.from)
 	if err != nil {
 		return err
 	}
+	o.s3.limitMemory()
 
 	progress := newTransferProgress(stderr, "fetching")
-	if pod.enabled() {
-		skipped, err := pod.run(ctx, store, *from, *at, *to, progress, stdout, stderr)
+	if o.pod.enabled() {
+		skipped, err := o.pod.run(ctx, store, o.from, o.at, o.to, progress, stdout, stderr)
 		if !skipped {
 			progress.finish(err == nil)
 		}
 		return err
 	}
-	b, path, err := store.Fetch(ctx, *at, *to, storage.FetchOptions{Progress: progress})
+	b, path, err := store.Fetch(ctx, o.at, o.to, storage.FetchOptions{Progress: progress})
 	progress.finish(err == nil)
 	if err != nil {
 		return err

@@ -1,30 +1,21 @@
 // Command neo4j-backup backs Neo4j up to S3-compatible object storage and
 // restores it, as an admission webhook and backup reconciler in the cluster
-// (serve) and by hand (list, upload, fetch, prune, restore).
+// (serve) and by hand (list, upload, fetch, prune, restore). README.md,
+// "Command reference", holds the --help of every command.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
-
-// command is one subcommand: its one-line summary and what it runs.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-	hidden  bool // run by containers this binary injects, not typed by people
-}
-
-// commands is filled by each command's file in its init function.
-var commands = map[string]command{}
 
 // usageError is a mistake in how the command was called: exit code 2.
 type usageError struct{ msg string }
@@ -40,75 +31,136 @@ func main() {
 	os.Exit(code)
 }
 
-// run dispatches to a subcommand and maps its error to an exit code:
-// 0 success, 1 failure, 2 usage error. Errors are one line on stderr.
+// run runs the command line args and maps its error to an exit code:
+// 0 success, 1 failure, 2 usage error. Errors are one line on stderr,
+// "neo4j-backup COMMAND: what was wrong and what to do".
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "neo4j-backup: unknown command %q; run neo4j-backup --help for the list\n", args[0])
+	root := newRootCommand(stdout, stderr)
+	if len(args) == 0 {
+		// No command is a mistake too: the help, where errors go.
+		root.SetOut(stderr)
+		root.SetArgs([]string{"--help"})
+		_ = root.ExecuteContext(ctx)
 		return 2
 	}
-	err := cmd.run(ctx, args[1:], stdout, stderr)
-	switch {
-	case err == nil:
+	cmd, err := execute(ctx, root, args)
+	if err == nil {
 		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "neo4j-backup %s: %s\n", args[0], oneLine(err))
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), oneLine(err))
+	if errors.As(err, new(usageError)) {
 		return 2
-	default:
-		fmt.Fprintf(stderr, "neo4j-backup %s: %s\n", args[0], oneLine(err))
-		return 1
 	}
+	return 1
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "neo4j-backup: back up Neo4j to S3-compatible storage and restore it on Kubernetes")
-	fmt.Fprintln(w, "\nCommands:")
-	names := make([]string, 0, len(commands))
-	for name, c := range commands {
-		if !c.hidden {
-			names = append(names, name)
+// execute runs args on root; it returns the command they named and its
+// error, every mistake in the command line a usageError.
+func execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Command, error) {
+	if cmd, _, err := root.Find(args); err == nil {
+		if err := singleDashLongFlag(cmd, args); err != nil {
+			return cmd, err
 		}
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && cmd == root && !errors.As(err, new(usageError)) {
+		// The root runs nothing itself and its flag errors are usage
+		// errors already: this is cobra finding no such command.
+		err = unknownCommand(root, args)
 	}
-	fmt.Fprintln(w, "\nRun neo4j-backup COMMAND --help for its flags.")
+	return cmd, err
 }
 
-// newFlags returns a flag set for a subcommand that reports instead of exiting.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("neo4j-backup "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+// Command groups of the root's help.
+const (
+	groupS3   = "s3"
+	groupKube = "kube"
+)
+
+// newRootCommand builds the command tree afresh for each run, so that
+// nothing of one run (flag values, output) is seen by another.
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "neo4j-backup",
+		Short: "Back up Neo4j to S3-compatible storage and restore it on Kubernetes",
+		Long: `neo4j-backup backs Neo4j up to S3-compatible object storage and restores it on
+Kubernetes: in the cluster as an admission webhook and backup reconciler
+(serve), and by hand.
+
+S3 settings follow the AWS conventions: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL,
+AWS_CA_BUNDLE, ~/.aws/credentials, IRSA web identity, instance metadata; the
+flags --endpoint, --region, --ca-file and --insecure override them.
+
+Exit status: 0 on success, 1 on a failure, 2 on a mistake in the command line.`,
+		// run prints the one line an error gets, and no usage with it.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usagef("%v; run %s --help for the flags", err, cmd.CommandPath())
+	})
+	root.AddGroup(
+		&cobra.Group{ID: groupS3, Title: "Backups in S3:"},
+		&cobra.Group{ID: groupKube, Title: "On Kubernetes:"},
+	)
+	root.AddCommand(
+		newListCommand(),
+		newUploadCommand(),
+		newFetchCommand(),
+		newPruneCommand(),
+		newRestoreCommand(),
+		newServeCommand(),
+		newVersionCommand(),
+		newRestoreStagedCommand(),
+	)
+	return root
 }
 
-// parseFlags parses args and turns a bad flag into a usage error and
-// positional leftovers into one too.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
-			fs.Usage()
-			return err
-		}
-		return usagef("%v; run %s --help for the flags", err, fs.Name())
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q; run %s --help for the flags", fs.Arg(0), fs.Name())
+// noArgs refuses positional arguments: every command takes flags only.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q; run %s --help for the flags", args[0], cmd.CommandPath())
 	}
 	return nil
+}
+
+// singleDashLongFlag refuses a long flag written with one dash, as the
+// flag package of earlier versions took them: -namespace would otherwise be
+// -n with the value "amespace".
+func singleDashLongFlag(cmd *cobra.Command, args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			return nil
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if cmd.Flags().Lookup(name) != nil || name == "help" {
+			return usagef("-%s: write it --%s (long flags take two dashes)", name, name)
+		}
+	}
+	return nil
+}
+
+// unknownCommand names the first word of args that is no command, and the
+// command meant if it is a typo of one.
+func unknownCommand(root *cobra.Command, args []string) error {
+	word := args[0]
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			word = a
+			break
+		}
+	}
+	if meant := root.SuggestionsFor(word); len(meant) > 0 {
+		return usagef("unknown command %q (did you mean %s?); run neo4j-backup --help for the list", word, strings.Join(meant, " or "))
+	}
+	return usagef("unknown command %q; run neo4j-backup --help for the list", word)
 }
 
 func oneLine(err error) string {

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dustin/go-humanize"
+	"golang.org/x/term"
 )
 
 // transferProgress shows how an upload or fetch goes on stderr: a bar
@@ -113,25 +116,12 @@ func rate(bytes int64, d time.Duration) int64 {
 	return int64(float64(bytes) / d.Seconds())
 }
 
-// size is bytes in binary units: 512 B, 3.4 MiB, 1.0 GiB.
+// size is bytes in binary units: 512 B, 3.4 MiB, 1.0 GiB, 34 GiB.
 func size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+	return humanize.IBytes(uint64(max(n, 0)))
 }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -17,10 +19,6 @@ import (
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
-func init() {
-	commands["restore"] = command{summary: "restore a Neo4j StatefulSet from a backup: scale to 0, annotate, scale back, wait", run: runRestore}
-}
-
 // restoreOptions are restore's flags.
 type restoreOptions struct {
 	namespace          string
@@ -28,61 +26,90 @@ type restoreOptions struct {
 	at                 string
 	databases          []string
 	kubeconfig         string
+	kubeContext        string
 	timeout            time.Duration
 	defaultDestination string
 	s3                 *s3Flags
 }
 
-func parseRestoreFlags(args []string, stderr io.Writer) (restoreOptions, error) {
+func newRestoreCommand() *cobra.Command {
 	var o restoreOptions
 	var databases string
-	fs := newFlags("restore", stderr)
-	fs.StringVar(&o.namespace, "namespace", "", "namespace of the StatefulSet (required)")
+	cmd := &cobra.Command{
+		Use:   "restore -n NAMESPACE --statefulset NAME --at ID|TIME|latest",
+		Short: "Restore a Neo4j StatefulSet from a backup: scale to 0, annotate, scale back, wait",
+		Long: `Restore a Neo4j StatefulSet from a backup, all members at once. First checks
+that the backup exists, resolving latest or a time to one backup ID; then
+scales the StatefulSet to 0 and waits, annotates it with that backup ID,
+scales it back, and waits until every pod has restored, reporting per pod.
+Ctrl-C stops it and says the state the StatefulSet was left in and the command
+to finish or undo.
+
+It needs get on namespaces, get/patch on statefulsets and statefulsets/scale,
+list on pods, and S3 credentials of its own.`,
+		Example: `  # The newest backup, into StatefulSet graph of namespace shop
+  neo4j-backup restore -n shop --statefulset graph --at latest
+
+  # The newest backup at or before a time, database neo4j only
+  neo4j-backup restore -n shop --statefulset graph --at 2021-11-11T12:00:00Z --databases neo4j`,
+		GroupID: groupKube,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(databases); err != nil {
+				return err
+			}
+			return runRestore(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace of the StatefulSet (required)")
 	fs.StringVar(&o.statefulSet, "statefulset", "", "the Neo4j StatefulSet to restore (required)")
 	fs.StringVar(&o.at, "at", "", `which backup: "latest", a backup ID, a time (the newest complete backup at or before it), or a legacy folder name (required)`)
 	fs.StringVar(&databases, "databases", "", "comma list of the databases to restore (default every database in the backup)")
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait in all for the pods to stop and then to restore")
 	fs.StringVar(&o.defaultDestination, "default-destination", "", "the --default-destination neo4j-backup serve runs with, for a namespace without "+annotations.Destination)
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+	_ = cmd.MarkFlagFilename("kubeconfig")
+	fs.StringVar(&o.kubeContext, "context", "", "the kubeconfig context to use (default its current context)")
 	o.s3 = addS3Flags(fs)
 	fs.Lookup("endpoint").Usage = "S3 endpoint, as for the other commands (default the StatefulSet's or its Namespace's " + annotations.Endpoint + ", else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3)"
 	fs.Lookup("region").Usage = "S3 region (default the StatefulSet's or its Namespace's " + annotations.Region + ", else $AWS_REGION, else asked of the store)"
-	if err := parseFlags(fs, args); err != nil {
-		return o, err
-	}
+	return cmd
+}
+
+// complete checks the flags before any API or store is asked, and reads the
+// database list.
+func (o *restoreOptions) complete(databases string) error {
 	switch {
 	case o.namespace == "":
-		return o, usagef("--namespace is required: the namespace of the Neo4j StatefulSet")
+		return usagef("--namespace is required: the namespace of the Neo4j StatefulSet")
 	case o.statefulSet == "":
-		return o, usagef("--statefulset is required: the name of the Neo4j StatefulSet to restore")
+		return usagef("--statefulset is required: the name of the Neo4j StatefulSet to restore")
 	case o.at == "":
-		return o, usagef(`--at is required: "latest", a backup ID or a time such as 2021-11-11T10:00:00Z`)
+		return usagef(`--at is required: "latest", a backup ID or a time such as 2021-11-11T10:00:00Z`)
 	case o.timeout <= 0:
-		return o, usagef("--timeout %s: give a positive duration such as 30m", o.timeout)
+		return usagef("--timeout %s: give a positive duration such as 30m", o.timeout)
 	}
 	if err := storage.CheckRestorePoint(o.at); err != nil {
-		return o, usagef("--at: %v", err)
+		return usagef("--at: %v", err)
 	}
 	if databases != "" {
 		if problems := annotations.ValidateStatefulSet(map[string]string{annotations.RestoreDatabases: databases}); len(problems) > 0 {
-			return o, usagef("--databases: %s", strings.TrimPrefix(problems[0], annotations.RestoreDatabases+": "))
+			return usagef("--databases: %s", strings.TrimPrefix(problems[0], annotations.RestoreDatabases+": "))
 		}
 		o.databases = annotations.SplitList(databases)
 	}
 	if o.defaultDestination != "" {
 		if _, err := storage.ParseLocation(o.defaultDestination); err != nil {
-			return o, usagef("--default-destination: %v", err)
+			return usagef("--default-destination: %v", err)
 		}
 	}
-	return o, nil
+	return nil
 }
 
-func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseRestoreFlags(args, stderr)
-	if err != nil {
-		return err
-	}
-	kube, err := kubeClient(o.kubeconfig)
+func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer) error {
+	kube, err := kubeClient(o.kubeconfig, o.kubeContext)
 	if err != nil {
 		return err
 	}
@@ -114,12 +141,8 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // annotations.
 func findBackup(ctx context.Context, o restoreOptions, settings annotations.RestoreSettings) (storage.Backup, error) {
 	s3 := *o.s3
-	if s3.endpoint == "" {
-		s3.endpoint = settings.Endpoint
-	}
-	if s3.region == "" {
-		s3.region = settings.Region
-	}
+	s3.endpoint = cmp.Or(s3.endpoint, settings.Endpoint)
+	s3.region = cmp.Or(s3.region, settings.Region)
 	store, err := s3.open("from", settings.From.String())
 	if err != nil {
 		return storage.Backup{}, err
@@ -164,11 +187,12 @@ func interruptedOr(ctx context.Context, err error) error {
 }
 
 // kubeClient talks to the cluster of --kubeconfig, else of $KUBECONFIG or
-// ~/.kube/config, as kubectl does.
-func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+// ~/.kube/config, in --context, else the current context, as kubectl does.
+func kubeClient(kubeconfig, kubeContext string) (kubernetes.Interface, error) {
 	loading := clientcmd.NewDefaultClientConfigLoadingRules()
 	loading.ExplicitPath = kubeconfig
-	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: kubeContext}
+	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, overrides).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("no Kubernetes API to talk to: %v; pass --kubeconfig or set KUBECONFIG", err)
 	}

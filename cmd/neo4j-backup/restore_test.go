@@ -26,7 +26,7 @@ func TestRestoreUsage(t *testing.T) {
 		{"no timeout", with("--at", "latest", "--timeout", "0s"), 2, "--timeout 0s: give a positive duration"},
 		{"a bad --default-destination", with("--at", "latest", "--default-destination", "backups/neo4j"), 2, `--default-destination: "backups/neo4j" is not an S3 location`},
 		{"an argument", with("--at", "latest", "now"), 2, `unexpected argument "now"; run neo4j-backup restore --help`},
-		{"an unknown flag", with("--at", "latest", "--replicas", "3"), 2, "flag provided but not defined: -replicas"},
+		{"an unknown flag", with("--at", "latest", "--replicas", "3"), 2, "unknown flag: --replicas; run neo4j-backup restore --help"},
 		{"no cluster", with("--at", "latest", "--kubeconfig", filepath.Join(t.TempDir(), "missing")), 1, "no Kubernetes API to talk to"},
 	}
 	for _, c := range cases {

@@ -1,33 +1,35 @@
 package main
 
 import (
-	"context"
-	"io"
+	"github.com/spf13/cobra"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/podrestore"
 )
 
-func init() {
-	commands["restore-staged"] = command{
-		summary: "restore the backup the fetch container staged (run by the injected neo4j-backup-restore container)",
-		run:     runRestoreStaged,
-		hidden:  true,
+// newRestoreStagedCommand is what the injected neo4j-backup-restore
+// container runs (README.md, "Restore a StatefulSet"); hidden, since people
+// restore with restore or the annotation.
+func newRestoreStagedCommand() *cobra.Command {
+	var stage, data, databases string
+	cmd := &cobra.Command{
+		Use:    "restore-staged",
+		Short:  "Restore the backup the fetch container staged (run by the injected neo4j-backup-restore container)",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return podrestore.Run(cmd.Context(), podrestore.Options{
+				Stage:     stage,
+				Marker:    podrestore.MarkerIn(data),
+				Databases: annotations.SplitList(databases),
+				Stderr:    cmd.ErrOrStderr(),
+			})
+		},
 	}
-}
-
-func runRestoreStaged(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("restore-staged", stderr)
-	stage := fs.String("staged", podrestore.StagePath, "the folder the fetch container staged the backup and plan in")
-	data := fs.String("data", podrestore.DataPath, "Neo4j's data volume, where the restore marker is written")
-	databases := fs.String("databases", "", "restore only these databases (comma list); all in the backup when empty")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	return podrestore.Run(ctx, podrestore.Options{
-		Stage:     *stage,
-		Marker:    podrestore.MarkerIn(*data),
-		Databases: annotations.SplitList(*databases),
-		Stderr:    stderr,
-	})
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVar(&stage, "staged", podrestore.StagePath, "the folder the fetch container staged the backup and plan in")
+	fs.StringVar(&data, "data", podrestore.DataPath, "Neo4j's data volume, where the restore marker is written")
+	fs.StringVar(&databases, "databases", "", "restore only these databases (comma list); all in the backup when empty")
+	return cmd
 }

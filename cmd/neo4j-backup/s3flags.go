@@ -1,9 +1,11 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"runtime/debug"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
@@ -25,13 +27,14 @@ var s3Retries = 0
 
 const partSize = 16 << 20
 
-func addS3Flags(fs *flag.FlagSet) *s3Flags {
+func addS3Flags(fs *pflag.FlagSet) *s3Flags {
 	f := &s3Flags{}
 	fs.StringVar(&f.endpoint, "endpoint", "", "S3 endpoint: host[:port] for HTTPS, or an http:// or https:// URL (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3)")
 	fs.StringVar(&f.region, "region", "", "S3 region (default $AWS_REGION, else asked of the store)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of CA certificates to trust besides the system's (default $AWS_CA_BUNDLE)")
 	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification")
 	fs.IntVar(&f.parallel, "parallel", 8, "requests at once, across files and parts of 16 MiB")
+	_ = cobra.MarkFlagFilename(fs, "ca-file")
 	return f
 }
 
@@ -47,11 +50,6 @@ func (f *s3Flags) open(name, location string) (*storage.Store, error) {
 	if f.parallel < 1 {
 		return nil, usagef("--parallel %d: give at least 1", f.parallel)
 	}
-	// Transfers hold up to parallel parts in memory; keep the heap near that
-	// instead of letting it grow to twice the peak between collections.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(int64(f.parallel*partSize + 16<<20))
-	}
 	return storage.Open(loc, storage.Config{
 		Endpoint: f.endpoint,
 		Region:   f.region,
@@ -61,4 +59,14 @@ func (f *s3Flags) open(name, location string) (*storage.Store, error) {
 		PartSize: partSize,
 		Retries:  s3Retries,
 	})
+}
+
+// limitMemory keeps the heap of a transfer near what it holds, up to
+// --parallel parts, instead of letting it grow to twice the peak between
+// collections. GOMEMLIMIT, when set, wins. upload and fetch call it before
+// they start; it is no side effect of open, since it is process-wide.
+func (f *s3Flags) limitMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(f.parallel*partSize + 16<<20))
+	}
 }

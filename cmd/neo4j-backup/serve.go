@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -28,10 +31,6 @@ import (
 	"github.com/neo4j-backup/neo4j-backup/storage"
 	"github.com/neo4j-backup/neo4j-backup/webhook"
 )
-
-func init() {
-	commands["serve"] = command{summary: "run the admission webhook and the backup reconciler (in the cluster)", run: runServe}
-}
 
 // serveOptions are serve's flags; they are part of the contract.
 type serveOptions struct {
@@ -55,25 +54,40 @@ type serveOptions struct {
 	drainTimeout       time.Duration
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func newServeCommand() *cobra.Command {
 	var o serveOptions
-	fs := newFlags("serve", stderr)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the admission webhook and the backup reconciler (in the cluster)",
+		Long: `Run the admission webhook that injects restores into Neo4j pods and the
+reconciler that keeps the backup CronJob of every annotated namespace, as the
+Deployment in manifests/ does. The webhook runs on every replica, the
+reconciler on the elected leader (--leader-elect).`,
+		Example: `  # In the cluster, making and renewing its own certificate
+  neo4j-backup serve --cert-mode self --leader-elect --default-destination s3://prod-backups/neo4j
+
+  # On this machine, for webhook configurations that call https://127.0.0.1:9443
+  neo4j-backup serve --kubeconfig ~/.kube/config --image registry.example/neo4j-backup:v1 \
+    --cert-mode self --namespace neo4j-backup --extra-san 127.0.0.1`,
+		GroupID: groupKube,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), o, cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; in a pod the service account is used")
+	_ = cmd.MarkFlagFilename("kubeconfig")
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "address the webhook server listens on (all when empty)")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the webhook server (HTTPS)")
 	fs.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "with --cert-mode=files, the folder holding tls.crt and tls.key; a renewed pair is served without a restart")
+	_ = cmd.MarkFlagDirname("cert-dir")
 	fs.StringVar(&o.certMode, "cert-mode", "files", "files: serve the pair in --cert-dir (cert-manager, or your own); self: make and renew a CA and serving certificate, keep them in --cert-secret and set the caBundle of the webhook configurations")
-	fs.StringVar(&o.namespace, "namespace", podNamespace(), "namespace of the webhook Service and of --cert-secret; in a pod, the pod's own")
+	fs.StringVar(&o.namespace, "namespace", "", "namespace of the webhook Service and of --cert-secret (default the pod's own; outside a pod, neo4j-backup)")
 	fs.StringVar(&o.certSecret, "cert-secret", "neo4j-backup-webhook-tls", "with --cert-mode=self, the Secret that holds the CA and serving certificate")
 	fs.StringVar(&o.serviceName, "service-name", "neo4j-backup-webhook", "with --cert-mode=self, the webhook Service: the certificate is valid for NAME.NAMESPACE.svc")
-	fs.Func("extra-san", "with --cert-mode=self, another DNS name or IP address the certificate is valid for (repeat or separate with commas; 127.0.0.1 to run outside the cluster)", func(v string) error {
-		for _, san := range strings.Split(v, ",") {
-			if san = strings.TrimSpace(san); san != "" {
-				o.extraSANs = append(o.extraSANs, san)
-			}
-		}
-		return nil
-	})
+	fs.StringSliceVar(&o.extraSANs, "extra-san", nil, "with --cert-mode=self, another DNS name or IP address the certificate is valid for (repeat or separate with commas; 127.0.0.1 to run outside the cluster)")
 	fs.StringVar(&o.webhookConfigName, "webhook-config-name", "neo4j-backup", "with --cert-mode=self, the Mutating- and ValidatingWebhookConfiguration whose caBundle is set; no other is touched")
 	fs.DurationVar(&o.certValidity, "cert-validity", 365*24*time.Hour, "with --cert-mode=self, how long a serving certificate is valid; it is renewed two thirds through")
 	fs.DurationVar(&o.caValidity, "ca-validity", 10*365*24*time.Hour, "with --cert-mode=self, how long the CA is valid; it is renewed two thirds through")
@@ -83,9 +97,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect one replica to run the reconciler (the webhook runs on every replica)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight admission requests may take to finish")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
+	return cmd
+}
+
+func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
+	// The default is read here, not in the flag, so that --help says the
+	// same in a pod and outside one.
+	o.namespace = cmp.Or(o.namespace, podNamespace())
+	o.extraSANs = cleanList(o.extraSANs)
 	if o.image == "" && (os.Getenv("POD_NAME") == "" || os.Getenv("POD_NAMESPACE") == "") {
 		return usagef("--image is required outside a pod: the image of this binary, to inject into Neo4j pods")
 	}
@@ -100,7 +119,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.certMode == "self" && (o.certValidity <= 0 || o.caValidity <= 0) {
 		return usagef("--cert-validity and --ca-validity must be positive")
 	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(stderr)))
+	// Locked: the manager logs from many goroutines, and stderr need not be a file.
+	ctrl.SetLogger(zap.New(zap.WriteTo(zapcore.Lock(zapcore.AddSync(stderr)))))
 	mgr, err := newManager(o)
 	if err != nil {
 		return err
@@ -212,6 +232,18 @@ func newRotator(restConfig *rest.Config, scheme *runtime.Scheme, o serveOptions)
 		CertValidity:                   o.certValidity,
 		Log:                            ctrl.Log.WithName("certs"),
 	})
+}
+
+// cleanList drops the spaces around the items of a comma list and the
+// empty ones: --extra-san "a, b," is a and b.
+func cleanList(items []string) []string {
+	var clean []string
+	for _, item := range items {
+		if item = strings.TrimSpace(item); item != "" {
+			clean = append(clean, item)
+		}
+	}
+	return clean
 }
 
 // podNamespace is the namespace of the pod this runs in, or neo4j-backup

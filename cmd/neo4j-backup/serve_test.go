@@ -1,20 +1,15 @@
 package main
 
-// Integration tests of `neo4j-backup serve` on a real control plane: the
-// apiserver calls the webhook over TLS with the configurations from
-// manifests/, and kube-controller-manager's statefulset controller creates
-// the pods.
+// Integration tests of `neo4j-backup serve`, built and run as a process of
+// its own, on a real control plane (internal/testcluster): the apiserver
+// calls the webhook over TLS with the configurations from manifests/, and
+// kube-controller-manager's statefulset controller creates the pods.
 
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,110 +21,24 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
-	"github.com/neo4j-backup/neo4j-backup/controlplane"
+	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 	"github.com/neo4j-backup/neo4j-backup/podrestore"
 )
 
 const injectedImage = "registry.example/neo4j-backup:test"
 
-// cluster is one control plane and one running `serve`, shared by the
-// tests of this package that need them and stopped in TestMain.
-var cluster struct {
-	once    sync.Once
-	err     error
-	cp      *controlplane.ControlPlane
-	kube    *kubernetes.Clientset
-	stop    context.CancelFunc
-	stopped chan error
-	kcmLog  bytes.Buffer
-}
-
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if cluster.cp != nil {
-		cluster.stop() // the manager first, then the apiserver it talks to
-		if err := <-cluster.stopped; err != nil {
-			fmt.Fprintf(os.Stderr, "serve returned: %v\n", err)
-			code = 1
-		}
-		if err := cluster.cp.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the control plane: %v\n", err)
-		}
-	}
-	os.Exit(code)
+	testcluster.Main(m, testcluster.Options{Serve: []string{"--image", injectedImage, "--default-destination", "s3://cluster-backups/neo4j"}})
 }
 
-// startCluster starts the control plane with the statefulset controller and
-// `serve` against it, once, and waits until serve is ready.
-func startCluster(t *testing.T) *kubernetes.Clientset {
+// startCluster returns the package's cluster with its serve running on the
+// address the webhook configurations call.
+func startCluster(t *testing.T) (*testcluster.Cluster, *testcluster.Serve) {
 	t.Helper()
-	cluster.once.Do(func() {
-		cp, err := controlplane.Start(controlplane.Options{
-			Controllers: []string{"statefulset", "cronjob", "job"},
-			Webhooks:    []string{filepath.Join("..", "..", "manifests", "base", "webhooks.yaml")},
-			Log:         &cluster.kcmLog,
-		})
-		if err != nil {
-			cluster.err = err
-			return
-		}
-		cluster.cp = cp
-		cluster.kube = kubernetes.NewForConfigOrDie(cp.Config)
-		probe := freeAddr(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cluster.stop = cancel
-		cluster.stopped = make(chan error, 1)
-		go func() {
-			var out bytes.Buffer
-			code := run(ctx, []string{"serve",
-				"--kubeconfig", cp.Kubeconfig,
-				"--webhook-host", cp.Webhook.LocalServingHost,
-				"--webhook-port", fmt.Sprint(cp.Webhook.LocalServingPort),
-				"--cert-dir", cp.Webhook.LocalServingCertDir,
-				"--image", injectedImage,
-				"--default-destination", "s3://cluster-backups/neo4j",
-				"--metrics-bind-address", "0",
-				"--health-probe-bind-address", probe,
-			}, io.Discard, &out)
-			if code != 0 {
-				cluster.stopped <- fmt.Errorf("exit %d: %s", code, lastLines(out.String(), 5))
-				return
-			}
-			cluster.stopped <- nil
-		}()
-		cluster.err = waitReady(ctx, "http://"+probe+"/readyz")
-	})
-	if cluster.err != nil {
-		t.Fatalf("starting the control plane and serve: %v", cluster.err)
-	}
-	return cluster.kube
-}
-
-func waitReady(ctx context.Context, url string) error {
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		select {
-		case err := <-cluster.stopped:
-			return false, fmt.Errorf("serve stopped before it was ready: %v", err)
-		default:
-		}
-		resp, err := http.Get(url)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-}
-
-func freeAddr(t *testing.T) string {
-	addr, err := controlplane.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
+	c := testcluster.Shared(t)
+	return c, c.Serve(t)
 }
 
 // newNamespace creates a namespace that enforces the restricted Pod
@@ -170,30 +79,14 @@ func neo4jPodSpec() corev1.PodSpec {
 }
 
 // podRequests is how many admission requests the pod webhook has handled.
-func podRequests(t *testing.T) float64 {
+func podRequests(t *testing.T, serve *testcluster.Serve) float64 {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, f := range families {
-		if f.GetName() != "neo4j_backup_admission_requests_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "webhook" && l.GetValue() == "pod" {
-					n += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return n
+	return serve.Metric(t, "neo4j_backup_admission_requests_total", map[string]string{"webhook": "pod"})
 }
 
 func TestServeInjectsAnnotatedPod(t *testing.T) {
-	kube := startCluster(t)
+	c, _ := startCluster(t)
+	kube := c.Kube
 	ctx := context.Background()
 	newNamespace(t, kube, "inject", map[string]string{
 		annotations.Destination:       "s3://prod-backups/neo4j",
@@ -256,9 +149,10 @@ func TestServeInjectsAnnotatedPod(t *testing.T) {
 }
 
 func TestServeLeavesOtherPodsAlone(t *testing.T) {
-	kube := startCluster(t)
+	c, serve := startCluster(t)
+	kube := c.Kube
 	newNamespace(t, kube, "plain", map[string]string{annotations.Destination: "s3://prod-backups/neo4j"})
-	before := podRequests(t)
+	before := podRequests(t, serve)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "neo4j-0", Annotations: map[string]string{"example.com/other": "x"}}, Spec: neo4jPodSpec()}
 	got, err := kube.CoreV1().Pods("plain").Create(context.Background(), pod, metav1.CreateOptions{})
 	if err != nil {
@@ -267,13 +161,14 @@ func TestServeLeavesOtherPodsAlone(t *testing.T) {
 	if len(got.Spec.InitContainers) != 0 || len(got.Spec.Volumes) != 1 || got.Annotations[annotations.RestoreStatus] != "" {
 		t.Errorf("a pod without %s was changed: init containers %v, volumes %d", annotations.Restore, names(got.Spec.InitContainers), len(got.Spec.Volumes))
 	}
-	if after := podRequests(t); after != before {
+	if after := podRequests(t, serve); after != before {
 		t.Errorf("the pod webhook handled %v requests for a pod without %s; the matchCondition should keep it from being called", after-before, annotations.Restore)
 	}
 }
 
 func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
-	kube := startCluster(t)
+	c, _ := startCluster(t)
+	kube := c.Kube
 	ctx := context.Background()
 	newNamespace(t, kube, "cluster", map[string]string{annotations.Destination: "s3://prod-backups/neo4j"})
 	labels := map[string]string{"app": "graph"}
@@ -307,7 +202,7 @@ func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
 		return err == nil && len(pods.Items) == 2, nil
 	})
 	if err != nil {
-		t.Fatalf("the statefulset controller made %d pods in a minute, want 2; controller manager log:\n%s", len(pods.Items), lastLines(cluster.kcmLog.String(), 20))
+		t.Fatalf("the statefulset controller made %d pods in a minute, want 2; controller manager log:\n%s", len(pods.Items), c.ControllerManagerLog(20))
 	}
 	for _, p := range pods.Items {
 		if len(p.Spec.InitContainers) != 2 || p.Spec.InitContainers[0].Name != podrestore.FetchContainer {
@@ -327,7 +222,8 @@ func TestServeCopiesStatefulSetAnnotationIntoPods(t *testing.T) {
 }
 
 func TestServeDeniesBadAnnotations(t *testing.T) {
-	kube := startCluster(t)
+	c, _ := startCluster(t)
+	kube := c.Kube
 	ctx := context.Background()
 	newNamespace(t, kube, "denials", nil)
 
@@ -419,19 +315,12 @@ func argAfter(args []string, flag string) string {
 	return ""
 }
 
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // TestServeLearnsItsOwnImage: in a pod, serve injects the image it runs
 // from, read from its own pod, so a kustomize `images:` change cannot leave
 // an old image behind; outside a pod without --image it is a usage error.
 func TestServeLearnsItsOwnImage(t *testing.T) {
-	kube := startCluster(t)
+	c, _ := startCluster(t)
+	kube := c.Kube
 	newNamespace(t, kube, "self", nil)
 	spec := neo4jPodSpec()
 	spec.Containers[0].Name, spec.Containers[0].Image = "neo4j-backup", "registry.example/neo4j-backup:v9"
@@ -440,12 +329,12 @@ func TestServeLearnsItsOwnImage(t *testing.T) {
 	}
 	t.Setenv("POD_NAME", "server-0")
 	t.Setenv("POD_NAMESPACE", "self")
-	if got, err := ownImage(cluster.cp.Config); err != nil || got != "registry.example/neo4j-backup:v9" {
+	if got, err := ownImage(c.Config); err != nil || got != "registry.example/neo4j-backup:v9" {
 		t.Errorf("ownImage = %q, %v; want the pod's neo4j-backup container image", got, err)
 	}
 	t.Setenv("POD_NAME", "")
 	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"serve", "--kubeconfig", cluster.cp.Kubeconfig}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "--image is required outside a pod") {
+	if code := run(context.Background(), []string{"serve", "--kubeconfig", c.Kubeconfig}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "--image is required outside a pod") {
 		t.Errorf("serve without --image outside a pod: exit %d, %q; want 2 and a usage error", code, stderr.String())
 	}
 }

@@ -55,7 +55,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 }
 
 func TestUploadListFetchPrune(t *testing.T) {
-	srv := s3test.Versitygw(t)
+	srv := s3test.SharedVersitygw(t)
 	s3Env(t, srv)
 	src := t.TempDir()
 	writeFiles(t, src, map[string]string{"neo4j/neostore": "graph", "system/neostore": "system", "neo4j/empty": ""})
@@ -128,7 +128,7 @@ func TestUploadListFetchPrune(t *testing.T) {
 // Every error is one line naming what was wrong and what to do; mistakes in
 // the call exit 2, failures exit 1.
 func TestTransferErrors(t *testing.T) {
-	srv := s3test.Versitygw(t)
+	srv := s3test.SharedVersitygw(t)
 	s3Env(t, srv)
 	src := t.TempDir()
 	writeFiles(t, src, map[string]string{"neo4j/neostore": "graph"})
@@ -149,14 +149,14 @@ func TestTransferErrors(t *testing.T) {
 		{"fetch without --to", nil, []string{"fetch", "--from", dest, "--at", "latest"}, 2, "--to DIR is required"},
 		{"prune without --keep", nil, []string{"prune", "--from", dest}, 2, "--keep is required"},
 		{"prune everything", nil, []string{"prune", "--from", dest, "--keep", "0"}, 2, "keep at least 1"},
-		{"list as yaml", nil, []string{"list", "--from", dest, "-o", "yaml"}, 2, "-o yaml: choose table or json"},
-		{"an unknown flag", nil, []string{"list", "--from", dest, "--bucket", "x"}, 2, "flag provided but not defined: -bucket; run neo4j-backup list --help"},
-		{"wrong credentials", map[string]string{"AWS_SECRET_ACCESS_KEY": "wrong-secret"}, []string{"list", "--from", dest}, 1, "refused the credentials for s3://backups/p (SignatureDoesNotMatch"},
+		{"list as xml", nil, []string{"list", "--from", dest, "-o", "xml"}, 2, "--output xml: choose table, json or yaml"},
+		{"an unknown flag", nil, []string{"list", "--from", dest, "--bucket", "x"}, 2, "unknown flag: --bucket; run neo4j-backup list --help"},
+		{"wrong credentials", map[string]string{"AWS_SECRET_ACCESS_KEY": "wrong-secret"}, []string{"list", "--from", dest}, 1, "refused the credentials for " + dest + " (SignatureDoesNotMatch"},
 		{"no credentials", map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, []string{"list", "--from", dest}, 1, "no S3 credentials were found"},
 		{"missing bucket", nil, []string{"upload", "--from", src, "--to", "s3://no-such-bucket/p"}, 1, `bucket "no-such-bucket" does not exist`},
 		{"unreachable endpoint", nil, []string{"fetch", "--from", dest, "--at", "latest", "--to", src, "--endpoint", "http://127.0.0.1:1"}, 1, "cannot reach the object store at http://127.0.0.1:1 (connection refused); check --endpoint"},
 		{"TLS to a plain HTTP server", nil, []string{"list", "--from", dest, "--endpoint", strings.TrimPrefix(srv.Endpoint, "http://")}, 1, "does not speak TLS; write the endpoint as http://host:port"},
-		{"nothing to fetch", nil, []string{"fetch", "--from", dest, "--at", "latest", "--to", src}, 1, "there is no complete backup in s3://backups/p (it is empty; check the location)"},
+		{"nothing to fetch", nil, []string{"fetch", "--from", dest, "--at", "latest", "--to", src}, 1, "there is no complete backup in " + dest + " (it is empty; check the location)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

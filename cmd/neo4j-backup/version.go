@@ -1,27 +1,28 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"runtime/debug"
+
+	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-func init() {
-	commands["version"] = command{summary: "print the version", run: runVersion}
-}
-
-func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	if err := parseFlags(newFlags("version", stderr), args); err != nil {
-		return err
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version",
+		Example: `  neo4j-backup version`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := version
+			if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+				v = info.Main.Version
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "neo4j-backup %s\n", v)
+			return nil
+		},
 	}
-	v := version
-	if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		v = info.Main.Version
-	}
-	fmt.Fprintf(stdout, "neo4j-backup %s\n", v)
-	return nil
 }

@@ -1,6 +1,12 @@
 // Package s3test runs real S3 servers on 127.0.0.1 for tests: versitygw
-// (posix backend) and MinIO, each on a free port with its own temporary
-// folder and one bucket, stopped when the test ends.
+// (posix backend) and MinIO.
+//
+// A test that only reads and writes objects takes a bucket of its own on a
+// server its test binary shares (SharedVersitygw, SharedMinIO): one process
+// per binary, started on first use and stopped by Run after the last test.
+// A test that kills or restarts the server takes a server of its own
+// (Versitygw, MinIO), on a free port with its own folder and one bucket,
+// stopped when the test ends.
 //
 // The servers are found through NEO4J_BACKUP_VERSITYGW and NEO4J_BACKUP_MINIO
 // (the path of the binary) or else by running hack/tools.sh from the
@@ -12,12 +18,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +29,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/neo4j-backup/neo4j-backup/controlplane"
 	"github.com/neo4j-backup/neo4j-backup/hack/toolcache"
 )
 
@@ -36,18 +40,27 @@ const (
 	Region    = "us-east-1"
 )
 
-// Server is one S3 server running for a test.
+// Server is one test's view of an S3 server: its endpoint and the test's
+// bucket.
 type Server struct {
 	Name     string // versitygw or minio
 	Endpoint string // http://127.0.0.1:PORT
 	Bucket   string
-	Dir      string // where it keeps its data
+	Dir      string // where the server keeps its data
 
-	t      testing.TB
+	t    testing.TB
+	proc *process
+}
+
+// process is a running S3 server program.
+type process struct {
 	kind   serverKind
 	binary string
-	port   int
+	addr   string
+	root   string // holds dir and the log
+	dir    string
 	log    *os.File
+	shared bool
 
 	mu     sync.Mutex // guards cmd and exited: Kill may come from any goroutine
 	cmd    *exec.Cmd
@@ -58,7 +71,7 @@ type serverKind struct {
 	name   string
 	envVar string
 	health string
-	args   func(port int, dir string) []string
+	args   func(addr, dir string) []string
 	env    []string
 }
 
@@ -67,8 +80,8 @@ var (
 		name:   "versitygw",
 		envVar: "NEO4J_BACKUP_VERSITYGW",
 		health: "/health",
-		args: func(port int, dir string) []string {
-			return []string{"--port", addr(port), "--health", "/health", "posix", dir}
+		args: func(addr, dir string) []string {
+			return []string{"--port", addr, "--health", "/health", "posix", dir}
 		},
 		env: []string{"ROOT_ACCESS_KEY_ID=" + AccessKey, "ROOT_SECRET_ACCESS_KEY=" + SecretKey},
 	}
@@ -76,110 +89,192 @@ var (
 		name:   "minio",
 		envVar: "NEO4J_BACKUP_MINIO",
 		health: "/minio/health/ready",
-		args: func(port int, dir string) []string {
-			return []string{"server", dir, "--address", addr(port), "--quiet"}
+		args: func(addr, dir string) []string {
+			return []string{"server", dir, "--address", addr, "--quiet"}
 		},
 		env: []string{"MINIO_ROOT_USER=" + AccessKey, "MINIO_ROOT_PASSWORD=" + SecretKey,
 			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_REGION=" + Region},
 	}
 )
 
-// Versitygw starts versitygw with a fresh folder and bucket.
-func Versitygw(t testing.TB) *Server { return start(t, versitygw) }
+// Versitygw starts a versitygw of the test's own with a fresh folder and
+// bucket, for a test that kills or restarts it.
+func Versitygw(t testing.TB) *Server { return own(t, versitygw) }
 
-// MinIO starts MinIO with a fresh folder and bucket.
-func MinIO(t testing.TB) *Server { return start(t, minioServer) }
+// MinIO starts a MinIO of the test's own with a fresh folder and bucket.
+func MinIO(t testing.TB) *Server { return own(t, minioServer) }
 
-func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+// SharedVersitygw makes a fresh bucket for the test on the versitygw its
+// test binary shares. The package's TestMain must run the tests with Run.
+func SharedVersitygw(t testing.TB) *Server { return sharedBucket(t, versitygw) }
 
-func start(t testing.TB, kind serverKind) *Server {
+// SharedMinIO makes a fresh bucket for the test on the MinIO its test
+// binary shares. The package's TestMain must run the tests with Run.
+func SharedMinIO(t testing.TB) *Server { return sharedBucket(t, minioServer) }
+
+// shared holds the servers of this test binary that Run stops.
+var shared struct {
+	mu      sync.Mutex
+	running bool // inside Run
+	procs   map[string]*process
+	buckets int
+}
+
+// Run runs a package's tests, for its TestMain, and then stops the shared
+// servers they started. It returns m.Run's exit code, or 1 if a server
+// would not stop.
+func Run(m *testing.M) int {
+	shared.mu.Lock()
+	shared.running = true
+	shared.mu.Unlock()
+	code := m.Run()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	shared.running = false
+	for _, p := range shared.procs {
+		if err := p.kill(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+		p.log.Close()
+		os.RemoveAll(p.root)
+	}
+	shared.procs = nil
+	return code
+}
+
+func own(t testing.TB, kind serverKind) *Server {
 	t.Helper()
-	s := &Server{
-		Name:   kind.name,
-		Bucket: "backups",
-		Dir:    filepath.Join(t.TempDir(), "data"),
-		t:      t,
-		kind:   kind,
-		binary: Binary(t, kind.name, kind.envVar),
-		port:   freePort(t),
-	}
-	if err := os.Mkdir(s.Dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s.Endpoint = "http://" + addr(s.port)
-	log, err := os.Create(filepath.Join(filepath.Dir(s.Dir), kind.name+".log"))
+	root := t.TempDir()
+	p, err := newProcess(kind, Binary(t, kind.name, kind.envVar), root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.log = log
+	s := &Server{Name: kind.name, Endpoint: "http://" + p.addr, Bucket: "backups", Dir: p.dir, t: t, proc: p}
 	t.Cleanup(func() {
-		s.Kill()
-		log.Close()
-		if t.Failed() {
-			if out, err := os.ReadFile(log.Name()); err == nil && len(out) > 0 {
-				t.Logf("%s log:\n%s", kind.name, tail(out, 4000))
-			}
+		if err := p.kill(); err != nil {
+			t.Error(err)
 		}
+		p.log.Close()
+		s.logIfFailed()
 	})
 	s.Start()
+	s.makeBucket()
+	return s
+}
+
+func sharedBucket(t testing.TB, kind serverKind) *Server {
+	t.Helper()
+	binary := Binary(t, kind.name, kind.envVar)
+	shared.mu.Lock()
+	if !shared.running {
+		shared.mu.Unlock()
+		t.Fatalf("a shared %s needs the package's TestMain to run the tests with s3test.Run (or testcluster.Main), which stops it after them", kind.name)
+	}
+	p := shared.procs[kind.name]
+	if p == nil {
+		var err error
+		if p, err = startShared(kind, binary); err != nil {
+			shared.mu.Unlock()
+			t.Fatalf("starting the shared %s: %v", kind.name, err)
+		}
+		if shared.procs == nil {
+			shared.procs = map[string]*process{}
+		}
+		shared.procs[kind.name] = p
+	}
+	shared.buckets++
+	bucket := fmt.Sprintf("backups-%d", shared.buckets)
+	shared.mu.Unlock()
+	s := &Server{Name: kind.name, Endpoint: "http://" + p.addr, Bucket: bucket, Dir: p.dir, t: t, proc: p}
+	t.Cleanup(s.logIfFailed)
+	s.makeBucket()
+	return s
+}
+
+// startShared starts the server of a kind that the test binary shares, in
+// a temporary folder that Run removes.
+func startShared(kind serverKind, binary string) (*process, error) {
+	root, err := os.MkdirTemp("", "neo4j-backup-s3test-")
+	if err != nil {
+		return nil, err
+	}
+	p, err := newProcess(kind, binary, root)
+	if err == nil {
+		p.shared = true
+		if err = p.start(); err != nil {
+			p.log.Close()
+		}
+	}
+	if err != nil {
+		os.RemoveAll(root)
+		return nil, err
+	}
+	return p, nil
+}
+
+// newProcess prepares a server on a free port keeping its data under root.
+func newProcess(kind serverKind, binary, root string) (*process, error) {
+	addr, err := controlplane.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p := &process{kind: kind, binary: binary, addr: addr, root: root, dir: filepath.Join(root, "data")}
+	if err := os.Mkdir(p.dir, 0o755); err != nil {
+		return nil, err
+	}
+	if p.log, err = os.Create(filepath.Join(root, kind.name+".log")); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (s *Server) makeBucket() {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.Client().MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{Region: Region}); err != nil {
-		t.Fatalf("%s: creating bucket %s: %v", kind.name, s.Bucket, err)
+		s.t.Fatalf("%s: creating bucket %s: %v", s.Name, s.Bucket, err)
 	}
-	return s
+}
+
+func (s *Server) logIfFailed() {
+	if !s.t.Failed() {
+		return
+	}
+	if out, err := os.ReadFile(s.proc.log.Name()); err == nil && len(out) > 0 {
+		s.t.Logf("%s log:\n%s", s.Name, tail(out, 4000))
+	}
 }
 
 // Start runs the server (again, after Kill: same port, same folder) and
 // waits until it reports ready.
 func (s *Server) Start() {
 	s.t.Helper()
-	s.mu.Lock()
-	running := s.cmd != nil
-	s.mu.Unlock()
-	if running {
-		s.t.Fatalf("%s is already running", s.Name)
+	if s.proc.shared {
+		s.t.Fatalf("%s is shared by the test binary; take one of the test's own (s3test.Versitygw or s3test.MinIO) to restart it", s.Name)
 	}
-	cmd := exec.Command(s.binary, s.kind.args(s.port, s.Dir)...)
-	cmd.Env = append(baseEnv(), s.kind.env...)
-	cmd.Dir = filepath.Dir(s.Dir)
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting %s: %v", s.Name, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
-	s.mu.Unlock()
-	if err := s.waitReady(exited, 30*time.Second); err != nil {
-		s.Kill()
-		out, _ := os.ReadFile(s.log.Name())
-		s.t.Fatalf("%s did not become ready: %v\n%s", s.Name, err, tail(out, 4000))
+	if err := s.proc.start(); err != nil {
+		out, _ := os.ReadFile(s.proc.log.Name())
+		s.t.Fatalf("%v\n%s", err, tail(out, 4000))
 	}
 }
 
 // Kill stops the server at once (SIGKILL), as a crash would, and waits for it.
 func (s *Server) Kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
+	if s.proc.shared {
+		s.t.Fatalf("%s is shared by the test binary; take one of the test's own (s3test.Versitygw or s3test.MinIO) to kill it", s.Name)
 	}
-	s.cmd.Process.Kill()
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		s.t.Errorf("%s did not exit within 30s of SIGKILL", s.Name)
+	if err := s.proc.kill(); err != nil {
+		s.t.Error(err)
 	}
-	s.cmd = nil
 }
 
 // Client is a minio-go client with the server's root credentials, for
 // tests that arrange or inspect objects behind the code under test.
 func (s *Server) Client() *minio.Client {
 	s.t.Helper()
-	c, err := minio.New(addr(s.port), &minio.Options{
+	c, err := minio.New(s.proc.addr, &minio.Options{
 		Creds:  credentials.NewStaticV4(AccessKey, SecretKey, ""),
 		Region: Region,
 	})
@@ -189,30 +284,66 @@ func (s *Server) Client() *minio.Client {
 	return c
 }
 
-// waitReady polls the health endpoint until it answers 200, the server
-// exits, or the time is up.
-func (s *Server) waitReady(exited <-chan struct{}, limit time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for attempt := 0; ; attempt++ {
-		resp, err := client.Get(s.Endpoint + s.kind.health)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = errors.New(resp.Status)
+// start runs the program and waits until its health endpoint answers 200,
+// it exits, or 30 seconds have passed.
+func (p *process) start() error {
+	p.mu.Lock()
+	running := p.cmd != nil
+	p.mu.Unlock()
+	if running {
+		return fmt.Errorf("%s is already running", p.kind.name)
+	}
+	cmd := exec.Command(p.binary, p.kind.args(p.addr, p.dir)...)
+	cmd.Env = append(baseEnv(), p.kind.env...)
+	cmd.Dir = p.root
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %v", p.kind.name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 30*time.Second, errors.New("not ready within 30s"))
+	defer cancel()
+	go func() {
+		select {
+		case <-exited:
+			cancel()
+		case <-ctx.Done():
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %d attempts in %v: %v", attempt+1, limit, err)
+	}()
+	if err := controlplane.WaitOK(ctx, "http://"+p.addr+p.kind.health); err != nil {
+		if err := p.kill(); err != nil {
+			return err
 		}
 		select {
 		case <-exited:
-			return errors.New("it exited")
-		case <-tick.C:
+			return fmt.Errorf("%s exited before it was ready", p.kind.name)
+		default:
+			return fmt.Errorf("%s did not become ready: %v", p.kind.name, context.Cause(ctx))
 		}
+	}
+	return nil
+}
+
+// kill stops the program with SIGKILL and waits, for at most 30 seconds,
+// until it has exited.
+func (p *process) kill() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return nil
+	}
+	p.cmd.Process.Kill()
+	p.cmd = nil
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("%s did not exit within 30s of SIGKILL", p.kind.name)
 	}
 }
 
@@ -226,15 +357,6 @@ func baseEnv() []string {
 		}
 	}
 	return env
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func tail(b []byte, n int) []byte {
