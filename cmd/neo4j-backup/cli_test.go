@@ -17,6 +17,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 	"sigs.k8s.io/yaml"
 
+	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
@@ -143,16 +144,38 @@ func TestCLICompletion(t *testing.T) {
 	if !strings.Contains(script, "__start_neo4j-backup") {
 		t.Errorf("the bash completion has no __start_neo4j-backup")
 	}
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash to check the script with")
-	}
 	file := filepath.Join(t.TempDir(), "neo4j-backup.bash")
 	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(bash, "-n", file).CombinedOutput(); err != nil {
-		t.Errorf("bash -n on the completion script: %v\n%s", err, out)
+	// Completing "neo4j-backup li" and "neo4j-backup restore --sta" in a
+	// real bash, as a user's Tab does: the script asks the binary on PATH.
+	const bashCompletion = "/usr/share/bash-completion/bash_completion"
+	if _, err := os.Stat(bashCompletion); err != nil {
+		t.Fatalf("%v: the bash completion needs the bash-completion package, as it does on a user's machine; install it (apt-get install bash-completion)", err)
+	}
+	bin := testcluster.Binary(t)
+	complete := func(line string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "-c", `source `+bashCompletion+`; source "$0"
+COMP_LINE="$1"; COMP_POINT=${#COMP_LINE}; read -ra COMP_WORDS <<< "$COMP_LINE"
+[[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+__start_neo4j-backup neo4j-backup
+echo "${COMPREPLY[*]}"`, file, line)
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+		// stdout only: outside a real Tab, bash's compopt complains on stderr.
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("completing %q in bash: %v", line, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := complete("neo4j-backup li"); got != "list" {
+		t.Errorf("completing \"neo4j-backup li\" gave %q; want list", got)
+	}
+	if got := complete("neo4j-backup restore --sta"); got != "--statefulset" {
+		t.Errorf("completing \"neo4j-backup restore --sta\" gave %q; want --statefulset", got)
 	}
 }
 
