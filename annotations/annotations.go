@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
@@ -36,8 +38,24 @@ const (
 	Keep        = Prefix + "keep"
 	Image       = Prefix + "image"
 	VolumeSize  = Prefix + "volume-size"
-	Suspend     = Prefix + "suspend"
+	// BackupMemory is the memory limit of the neo4j-admin backup container;
+	// its heap and page cache follow from it.
+	BackupMemory = Prefix + "backup-memory"
+	Suspend      = Prefix + "suspend"
 )
+
+// DeploymentLabel is a label, not an annotation: StatefulSets that carry
+// the same value are one Neo4j deployment, backed up by one CronJob into
+// one folder (README "How deployments are found"). It wins over the
+// labels of Neo4j's charts. The mutating webhook copies it into the pod
+// template along with the restore annotations, so the pods say it too.
+const DeploymentLabel = Prefix + "deployment"
+
+// Replicas is written by the reconciler on the backup CronJobs it makes:
+// the replicas of each StatefulSet whose pods it backs up from one by one
+// ("graph=3"), so that scaling such a StatefulSet to 0 and back (a restore
+// does) leaves the CronJob as it was. People do not set it.
+const Replicas = Prefix + "replicas"
 
 // Keys on a Namespace or a StatefulSet: where the object store is and how to
 // log in to it. A StatefulSet's own value wins over its Namespace's.
@@ -87,6 +105,7 @@ var keys = map[string]keySpec{
 	Keep:              {onNamespace, checkKeep},
 	Image:             {onNamespace, checkImage},
 	VolumeSize:        {onNamespace, checkVolumeSize},
+	BackupMemory:      {onNamespace, checkBackupMemory},
 	Suspend:           {onNamespace, checkBool},
 	Endpoint:          {onNamespace | onStatefulSet, checkEndpoint},
 	Region:            {onNamespace | onStatefulSet, checkRegion},
@@ -132,6 +151,8 @@ func validate(annotations map[string]string, here place, kind string) []string {
 		}
 		spec, known := keys[k]
 		switch {
+		case k == DeploymentLabel:
+			problems = append(problems, fmt.Sprintf("%s is a label, not an annotation: remove the annotation and label the StatefulSets of one Neo4j deployment with it, like kubectl label statefulset NAME %s=%s", k, k, v))
 		case !known:
 			problems = append(problems, unknownKey(k, here))
 		case spec.where&here == 0:
@@ -266,6 +287,19 @@ func SplitList(v string) []string {
 	return out
 }
 
+// DatabaseList reads a comma list of database names as Neo4j does:
+// case-insensitively, so lower-cased (Neo4j stores names in lower case),
+// each once, in the order given.
+func DatabaseList(v string) []string {
+	var out []string
+	for _, name := range SplitList(v) {
+		if name = strings.ToLower(name); !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 func checkDatabases(v string) error {
 	names := SplitList(v)
 	if len(names) == 0 {
@@ -287,6 +321,21 @@ func checkKeep(v string) error {
 func checkImage(v string) error {
 	if v == "" || strings.ContainsAny(v, " \t\n") {
 		return fmt.Errorf("%q is not an image reference; write it like neo4j:5.26-enterprise", v)
+	}
+	return nil
+}
+
+// minBackupMemory is the least memory neo4j-admin's backup gets: a quarter
+// of it is the page cache, half the heap (neo4j.BackupMemory).
+var minBackupMemory = resource.MustParse("512Mi")
+
+func checkBackupMemory(v string) error {
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a memory size; write it like 2Gi", v)
+	}
+	if q.Cmp(minBackupMemory) < 0 {
+		return fmt.Errorf("%q is less than neo4j-admin's backup needs; give it at least %s, like 2Gi", v, minBackupMemory.String())
 	}
 	return nil
 }
@@ -355,10 +404,11 @@ type RestoreSettings struct {
 	CredentialsSecret string
 }
 
-// ReadRestore reads the restore settings of a pod of StatefulSet statefulSet
-// in namespace, from the pod's annotations, then its Namespace's, then the
-// server's default destination. It checks every value it reads.
-func ReadRestore(pod, ns map[string]string, namespace, statefulSet, defaultDestination string) (RestoreSettings, error) {
+// ReadRestore reads the restore settings of a pod of Neo4j deployment
+// deployment (DeploymentOf) in namespace, from the pod's annotations, then
+// its Namespace's, then the server's default destination. It checks every
+// value it reads.
+func ReadRestore(pod, ns map[string]string, namespace, deployment, defaultDestination string) (RestoreSettings, error) {
 	if problems := ValidateStatefulSet(onlyKeys(pod, CopiedToTemplate...)); len(problems) > 0 {
 		return RestoreSettings{}, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
@@ -367,7 +417,7 @@ func ReadRestore(pod, ns map[string]string, namespace, statefulSet, defaultDesti
 	}
 	s := RestoreSettings{
 		At:                pod[Restore],
-		Databases:         SplitList(pod[RestoreDatabases]),
+		Databases:         DatabaseList(pod[RestoreDatabases]),
 		Mode:              cmp.Or(pod[RestoreMode], ModeRestore),
 		Endpoint:          cmp.Or(pod[Endpoint], ns[Endpoint]),
 		Region:            cmp.Or(pod[Region], ns[Region]),
@@ -377,8 +427,8 @@ func ReadRestore(pod, ns map[string]string, namespace, statefulSet, defaultDesti
 		s.From, _ = storage.ParseLocation(v)
 		return s, nil
 	}
-	if statefulSet == "" {
-		return RestoreSettings{}, fmt.Errorf("the pod belongs to no StatefulSet, so there is no default place to restore from; set %s to s3://bucket/prefix/<namespace>/<statefulset>", RestoreFrom)
+	if deployment == "" {
+		return RestoreSettings{}, fmt.Errorf("the pod belongs to no StatefulSet and no Neo4j deployment, so there is no default place to restore from; set %s to s3://bucket/prefix/<namespace>/<deployment>", RestoreFrom)
 	}
 	dest := cmp.Or(ns[Destination], defaultDestination)
 	if dest == "" {
@@ -388,8 +438,26 @@ func ReadRestore(pod, ns map[string]string, namespace, statefulSet, defaultDesti
 	if err != nil {
 		return RestoreSettings{}, fmt.Errorf("--default-destination: %v", err)
 	}
-	s.From = base.Join(namespace, statefulSet)
+	s.From = base.Join(namespace, deployment)
 	return s, nil
+}
+
+// DeploymentOf names the Neo4j deployment of StatefulSet statefulSet, or of a
+// pod of it, from labels (README "How deployments are found"): the user's
+// DeploymentLabel, else the labels of the Neo4j chart that made it
+// (neo4j.ChartDeployment), else the StatefulSet alone, named after it. by
+// says which label grouped it, "" for a StatefulSet alone. The reconciler
+// passes a StatefulSet's labels, the webhook a pod's: the charts put the
+// same labels on both, and the webhook copies DeploymentLabel into the pod
+// template.
+func DeploymentOf(statefulSet string, labels map[string]string) (name, by string) {
+	if v := labels[DeploymentLabel]; v != "" {
+		return v, "label " + DeploymentLabel
+	}
+	if name, by := neo4j.ChartDeployment(labels); name != "" {
+		return name, by
+	}
+	return statefulSet, ""
 }
 
 func onlyKeys(m map[string]string, names ...string) map[string]string {

@@ -17,8 +17,9 @@ func TestValidateNamespace(t *testing.T) {
 			Schedule: "0 3 * * *", Timezone: "Europe/Berlin", Destination: "s3://b-1/prefix/x",
 			Endpoint: "nyc3.digitaloceanspaces.com", Region: "nyc3", CredentialsSecret: "s3-creds",
 			From: "neo4j-0.neo4j:6362,neo4j-1.neo4j:6362", Databases: "neo4j,system", Keep: "7d",
-			Image: "neo4j:5.26-enterprise", VolumeSize: "20Gi", Suspend: "false",
+			Image: "neo4j:5.26-enterprise", VolumeSize: "20Gi", BackupMemory: "4Gi", Suspend: "false",
 		}, nil},
+		{"the least backup memory", map[string]string{BackupMemory: "512Mi"}, nil},
 		{"descriptor schedule, count keep, URL endpoint", map[string]string{Schedule: "@hourly", Keep: "24", Endpoint: "http://minio.storage:9000"}, nil},
 		{"typo", map[string]string{"neo4j-backup.io/schedul": "0 3 * * *"}, []string{"unknown annotation neo4j-backup.io/schedul; did you mean neo4j-backup.io/schedule?"}},
 		{"nothing close", map[string]string{"neo4j-backup.io/colour": "blue"}, []string{"unknown annotation neo4j-backup.io/colour; see the README"}},
@@ -36,6 +37,9 @@ func TestValidateNamespace(t *testing.T) {
 		{"zero keep", map[string]string{Keep: "0"}, []string{"would remove every backup"}},
 		{"bad size", map[string]string{VolumeSize: "lots"}, []string{"not a size"}},
 		{"bad bool", map[string]string{Suspend: "yes"}, []string{"must be true or false"}},
+		{"backup memory not a quantity", map[string]string{BackupMemory: "2 GB"}, []string{`"2 GB" is not a memory size; write it like 2Gi`}},
+		{"backup memory too small", map[string]string{BackupMemory: "256Mi"}, []string{"give it at least 512Mi"}},
+		{"the deployment label as an annotation", map[string]string{DeploymentLabel: "graph"}, []string{"neo4j-backup.io/deployment is a label, not an annotation: remove the annotation and label the StatefulSets of one Neo4j deployment with it, like kubectl label statefulset NAME neo4j-backup.io/deployment=graph"}},
 		{"access key", map[string]string{CredentialsSecret: "AKIAIOSFODNN7EXAMPLE"}, []string{"looks like it holds a credential"}},
 		{"secret key", map[string]string{Region: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, []string{"looks like it holds a credential"}},
 		{"password in URL", map[string]string{Endpoint: "https://user:hunter2@s3.example.com"}, []string{"looks like it holds a credential"}},
@@ -72,6 +76,8 @@ func TestValidateStatefulSet(t *testing.T) {
 		{"schedule belongs on the namespace", map[string]string{Schedule: "@daily"}, "does not belong on a StatefulSet; put it on the Namespace"},
 		{"typo", map[string]string{"neo4j-backup.io/restor": "latest"}, "did you mean neo4j-backup.io/restore?"},
 		{"status set by hand", map[string]string{RestoreStatus: "done"}, "is written by neo4j-backup on pods"},
+		{"the deployment label as an annotation", map[string]string{DeploymentLabel: "graph"}, "is a label, not an annotation"},
+		{"a typo of the label is no annotation to suggest", map[string]string{"neo4j-backup.io/deploymnt": "graph"}, "unknown annotation neo4j-backup.io/deploymnt; see the README"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,5 +105,48 @@ func TestReadRestorePrecedence(t *testing.T) {
 	s, err = ReadRestore(map[string]string{Restore: "latest"}, nil, "team", "graph", "s3://server-default/root/")
 	if err != nil || s.From.String() != "s3://server-default/root/team/graph" {
 		t.Errorf("with no namespace destination got %v, %v; want the server default s3://server-default/root/team/graph", s.From, err)
+	}
+}
+
+func TestReadRestoreDatabasesAreLowerCase(t *testing.T) {
+	s, err := ReadRestore(map[string]string{Restore: "latest", RestoreDatabases: "Neo4j, MOVIES,neo4j"}, nil, "team", "graph", "s3://server-default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Databases, ","); got != "neo4j,movies" {
+		t.Errorf("databases = %s, want neo4j,movies: lower case, each once", got)
+	}
+}
+
+func TestReadRestoreWithoutDeployment(t *testing.T) {
+	_, err := ReadRestore(map[string]string{Restore: "latest"}, nil, "team", "", "s3://server-default")
+	if err == nil || !strings.Contains(err.Error(), "s3://bucket/prefix/<namespace>/<deployment>") {
+		t.Errorf("error = %v, want one saying to set restore-from to s3://bucket/prefix/<namespace>/<deployment>", err)
+	}
+}
+
+func TestDeploymentOf(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		labels map[string]string
+		want   string
+		alone  bool
+	}{
+		{"alone", map[string]string{"app": "graph"}, "graph-core", true},
+		{"official chart", map[string]string{"helm.neo4j.com/neo4j.name": "my-cluster"}, "my-cluster", false},
+		{"neo4j-contrib chart", map[string]string{"app.kubernetes.io/instance": "my-neo4j", "app.kubernetes.io/name": "neo4j"}, "my-neo4j", false},
+		{"the user's label wins", map[string]string{DeploymentLabel: "graph", "helm.neo4j.com/neo4j.name": "my-cluster"}, "graph", false},
+		{"an empty label is none", map[string]string{DeploymentLabel: ""}, "graph-core", true},
+	} {
+		name, by := DeploymentOf("graph-core", tt.labels)
+		if name != tt.want || (by == "") != tt.alone {
+			t.Errorf("%s: DeploymentOf = %q by %q, want %q (alone %v)", tt.name, name, by, tt.want, tt.alone)
+		}
+	}
+}
+
+func TestDatabaseList(t *testing.T) {
+	if got := strings.Join(DatabaseList(" Neo4j ,SYSTEM,,neo4j"), ","); got != "neo4j,system" {
+		t.Errorf("DatabaseList = %s, want neo4j,system", got)
 	}
 }

@@ -14,13 +14,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/containers"
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
 )
 
-// Names of the CronJob and what it holds.
+// Names of the CronJobs and what they hold.
 const (
-	Name            = "neo4j-backup" // the CronJob, in the annotated namespace
+	// Name starts the name of every backup CronJob, neo4j-backup-<deployment>
+	// (cronJobName); it was the one CronJob of a namespace before backups
+	// were made per Neo4j deployment.
+	Name            = "neo4j-backup"
 	AdminContainer  = "neo4j-admin-backup"
 	UploadContainer = "upload"
 	scratchVolume   = "backup"
@@ -32,6 +36,10 @@ const (
 	// startedAtFile holds the backup ID: the UTC time the backup started,
 	// written before neo4j-admin runs and read by the upload container.
 	startedAtFile = scratchPath + "/started-at"
+	// adminExitFile gets a line "<exit code> <database,database…>" after
+	// each neo4j-admin call, for the upload container to decide by
+	// (neo4j.AdminCall).
+	adminExitFile = scratchPath + "/neo4j-admin.exit"
 )
 
 // Labels on everything the reconciler makes. The CronJob cache selects on
@@ -46,13 +54,19 @@ func managedLabels() map[string]string {
 	return map[string]string{LabelManagedBy: managedBy, LabelName: "neo4j-backup"}
 }
 
-// cronJob is the backup CronJob of a namespace: an init container runs
-// neo4j-admin's online backup into a scratch volume, then a container of
-// this image uploads it to S3 and applies retention.
+// cronJob is the backup CronJob of a Neo4j deployment: an init container
+// runs neo4j-admin's online backup into a scratch volume, then a container
+// of this image checks it, uploads it to S3 and applies retention.
 func cronJob(s Settings) *batchv1.CronJob {
+	meta := metav1.ObjectMeta{Name: s.CronJob, Namespace: s.Namespace, Labels: managedLabels()}
+	if len(s.Replicas) > 0 {
+		meta.Annotations = map[string]string{annotations.Replicas: formatReplicas(s.Replicas)}
+	}
+	memory := resource.MustParse(s.BackupMemory) // checked by planBackups
+	heap, pageCache := neo4j.BackupMemory(memory.Value())
 	return &batchv1.CronJob{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
-		ObjectMeta: metav1.ObjectMeta{Name: Name, Namespace: s.Namespace, Labels: managedLabels()},
+		ObjectMeta: meta,
 		Spec: batchv1.CronJobSpec{
 			Schedule:                   s.Schedule,
 			TimeZone:                   ptr.To(s.TimeZone),
@@ -80,11 +94,15 @@ func cronJob(s Settings) *batchv1.CronJob {
 							ImagePullSecrets:             s.ImagePullSecrets,
 							SecurityContext:              containers.PodSecurityContext(),
 							InitContainers: []corev1.Container{{
-								Name:                     AdminContainer,
-								Image:                    s.Neo4jImage,
-								Command:                  []string{"/bin/sh", "-c", backupScript(s.Neo4jVersion, s.From, s.Databases)},
-								VolumeMounts:             []corev1.VolumeMount{{Name: scratchVolume, MountPath: scratchPath}},
-								Resources:                containers.Resources("500m", "1Gi", "2", "2Gi"),
+								Name:         AdminContainer,
+								Image:        s.Neo4jImage,
+								Command:      []string{"/bin/sh", "-c", backupScript(s.Neo4jVersion, s.From, s.Databases, pageCache)},
+								Env:          []corev1.EnvVar{{Name: neo4j.HeapSizeEnv, Value: heap}},
+								VolumeMounts: []corev1.VolumeMount{{Name: scratchVolume, MountPath: scratchPath}},
+								// neo4j-backup.io/backup-memory, requested as
+								// much as allowed: the JVM takes its heap and
+								// page cache at start.
+								Resources:                containers.Resources("500m", s.BackupMemory, "2", s.BackupMemory),
 								SecurityContext:          containers.SecurityContext(false), // neo4j-admin writes logs and reports in its home
 								TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 							}},
@@ -108,22 +126,32 @@ func cronJob(s Settings) *batchv1.CronJob {
 }
 
 // backupScript is the init container's shell script: note the time the
-// backup starts (its ID), make the backup folder, then run each neo4j-admin
-// command of the image's version line, stopping at the first that fails.
-func backupScript(v neo4j.Version, from, databases []string) string {
-	steps := []string{"date -u +%Y-%m-%dT%H:%M:%SZ > " + startedAtFile, "mkdir -p " + backupDir}
-	for _, cmd := range neo4j.BackupCommands(v, from, backupDir, databases) {
-		words := make([]string, len(cmd))
-		for i, w := range cmd {
+// backup starts (its ID), make the backup folder, then run every neo4j-admin
+// call of the image's version line, one after the other whatever each
+// exits with, and after each append "<exit code> <databases>" to
+// adminExitFile. neo4j-admin's exit codes mean different things on each
+// version line (4.x 2 and 3 leave a good backup) and are not to be trusted
+// alone (neo4j/neo4j#13107): the upload container judges them with the
+// files, so the script exits 0 unless a step of its own fails.
+func backupScript(v neo4j.Version, from, databases []string, pageCache string) string {
+	lines := []string{
+		"date -u +%Y-%m-%dT%H:%M:%SZ > " + startedAtFile + " || exit 1",
+		"mkdir -p " + backupDir + " || exit 1",
+		": > " + adminExitFile + " || exit 1",
+	}
+	for _, call := range neo4j.BackupCommands(v, from, backupDir, databases, pageCache) {
+		words := make([]string, len(call.Args))
+		for i, w := range call.Args {
 			words[i] = shellQuote(w)
 		}
-		steps = append(steps, strings.Join(words, " "))
+		lines = append(lines, strings.Join(words, " ")+"; echo \"$? "+strings.Join(call.Databases, ",")+"\" >> "+adminExitFile+" || exit 1")
 	}
-	return strings.Join(steps, " && ")
+	return strings.Join(append(lines, "exit 0"), "\n")
 }
 
-// uploadArgs is the upload command line: the backup folder to
-// <destination>/<namespace>/<statefulset>, then retention.
+// uploadArgs is the upload command line: check the backup folder against
+// the databases asked for and neo4j-admin's exit codes, upload it to
+// <destination>/<namespace>/<deployment>, then retention.
 func uploadArgs(s Settings) []string {
 	args := []string{"upload",
 		"--from", backupDir,
@@ -144,7 +172,7 @@ func uploadArgs(s Settings) []string {
 	if s.Region != "" {
 		args = append(args, "--region", s.Region)
 	}
-	return args
+	return append(args, "--neo4j-admin-exit", adminExitFile)
 }
 
 // scratch is the volume the backup is written to: an emptyDir, or a generic
@@ -159,7 +187,7 @@ func scratch(size string) corev1.Volume {
 			Spec: corev1.PersistentVolumeClaimSpec{
 				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
-					corev1.ResourceStorage: resource.MustParse(size), // checked by readSettings
+					corev1.ResourceStorage: resource.MustParse(size), // checked by planBackups
 				}},
 			},
 		},

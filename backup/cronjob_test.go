@@ -2,6 +2,9 @@ package backup
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,63 +12,81 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/internal/golden"
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
+	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
 const testImage = "ghcr.io/neo4j-backup/neo4j-backup:test"
 
 // namespaceCase is one file under testdata/namespaces: a namespace, the
-// StatefulSets in it, and optionally the server's settings.
+// StatefulSets in it, optionally the backup CronJobs in place and the
+// server's settings.
 type namespaceCase struct {
 	Server *struct {
 		DefaultDestination string `json:"defaultDestination"`
 	} `json:"server"`
 	Namespace    metav1.ObjectMeta    `json:"namespace"`
 	StatefulSets []appsv1.StatefulSet `json:"statefulSets"`
+	InPlace      []batchv1.CronJob    `json:"cronJobsInPlace"`
 }
 
-// namespaceResult is what a case's .golden.yaml holds: the CronJob, or the
-// Warning the namespace gets instead.
+// namespaceResult is what a case's .golden.yaml holds: the CronJobs, and
+// the Warnings the namespace gets.
 type namespaceResult struct {
-	Warning *warning         `json:"warning,omitempty"`
-	CronJob *batchv1.CronJob `json:"cronJob,omitempty"`
+	Warnings []warning          `json:"warnings,omitempty"`
+	CronJobs []*batchv1.CronJob `json:"cronJobs,omitempty"`
 }
 
 type warning struct {
 	Reason      string `json:"reason"`
 	Message     string `json:"message"`
+	Deployment  string `json:"deployment,omitempty"`  // the deployment it concerns, if not the namespace
 	StatefulSet string `json:"statefulSet,omitempty"` // the Event's related object
 }
 
+func (c namespaceCase) config() Config {
+	cfg := Config{Image: testImage, DefaultDestination: "s3://cluster-default/neo4j"}
+	if c.Server != nil {
+		cfg.DefaultDestination = c.Server.DefaultDestination
+	}
+	return cfg
+}
+
+func (c namespaceCase) plan(sets []appsv1.StatefulSet) plan {
+	return planBackups(c.Namespace.Name, c.Namespace.Annotations, sets, c.InPlace, c.config())
+}
+
 // TestCronJobFixtures runs every case under testdata/namespaces through the
-// decide step and the template, and compares the CronJob (or the Warning)
+// decide step and the template, and compares the CronJobs and the Warnings
 // with its golden file.
 func TestCronJobFixtures(t *testing.T) {
-	golden.Run(t, "testdata/namespaces/*.yaml", 15, func(t *testing.T, file string) {
+	golden.Run(t, "testdata/namespaces/*.yaml", 20, func(t *testing.T, file string) {
 		c := readNamespaceCase(t, file)
-		cfg := Config{Image: testImage, DefaultDestination: "s3://cluster-default/neo4j"}
-		if c.Server != nil {
-			cfg.DefaultDestination = c.Server.DefaultDestination
-		}
+		p := c.plan(c.StatefulSets)
 		var got namespaceResult
-		s, err := readSettings(c.Namespace.Name, c.Namespace.Annotations, c.StatefulSets, cfg)
-		if err != nil {
-			p, ok := err.(*problem)
-			if !ok {
-				t.Fatalf("readSettings returned %v, want a *problem", err)
+		for _, pr := range p.problems {
+			w := warning{Reason: pr.reason, Message: pr.message, Deployment: pr.deployment}
+			if pr.statefulSet != nil {
+				w.StatefulSet = pr.statefulSet.Name
 			}
-			got.Warning = &warning{Reason: p.reason, Message: p.message}
-			if p.statefulSet != nil {
-				got.Warning.StatefulSet = p.statefulSet.Name
+			if strings.Contains(pr.message, "AWS_") || strings.Contains(pr.message, "s3-creds") {
+				t.Errorf("the Warning names credentials: %s", pr.message)
 			}
-			if strings.Contains(p.message, "AWS_") || strings.Contains(p.message, "s3-creds") {
-				t.Errorf("the Warning names credentials: %s", p.message)
+			got.Warnings = append(got.Warnings, w)
+		}
+		for _, s := range p.backups {
+			cj := cronJob(s)
+			if len(cj.Name) > maxCronJobName {
+				t.Errorf("CronJob name %s has %d characters, more than %d", cj.Name, len(cj.Name), maxCronJobName)
 			}
-		} else {
-			got.CronJob = cronJob(s)
+			if strings.Contains(describe(s), "AWS_") {
+				t.Errorf("the Event names credentials: %s", describe(s))
+			}
+			got.CronJobs = append(got.CronJobs, cj)
 		}
 		// The cache holds StatefulSets trimmed: they must decide the same.
 		trimmed := make([]appsv1.StatefulSet, len(c.StatefulSets))
@@ -73,8 +94,8 @@ func TestCronJobFixtures(t *testing.T) {
 			out, _ := trimStatefulSet(c.StatefulSets[i].DeepCopy())
 			trimmed[i] = *out.(*appsv1.StatefulSet)
 		}
-		if s2, err2 := readSettings(c.Namespace.Name, c.Namespace.Annotations, trimmed, cfg); !reflect.DeepEqual(s2, s) || fmt.Sprint(err2) != fmt.Sprint(err) {
-			t.Errorf("from trimmed StatefulSets readSettings says\n%+v, %v\nnot\n%+v, %v", s2, err2, s, err)
+		if p2 := c.plan(trimmed); !reflect.DeepEqual(p2.backups, p.backups) || fmt.Sprint(p2.problems) != fmt.Sprint(p.problems) {
+			t.Errorf("from trimmed StatefulSets planBackups says\n%+v, %v\nnot\n%+v, %v", p2.backups, p2.problems, p.backups, p.problems)
 		}
 		golden.Compare(t, golden.Path(file), got)
 	})
@@ -92,13 +113,13 @@ func readNamespaceCase(t testing.TB, file string) namespaceCase {
 // CronJob the fixtures make; the integration test has the API server admit
 // one.
 func TestCronJobIsHardened(t *testing.T) {
-	for _, file := range []string{"v4-one-statefulset", "v5-one-statefulset"} {
+	for _, file := range []string{"v4-one-statefulset", "v5-one-statefulset", "official-5-cluster", "contrib-4-cluster"} {
 		c := readNamespaceCase(t, "testdata/namespaces/"+file+".yaml")
-		s, err := readSettings(c.Namespace.Name, c.Namespace.Annotations, c.StatefulSets, Config{Image: testImage, DefaultDestination: "s3://b-1/p"})
-		if err != nil {
-			t.Fatal(err)
+		p := c.plan(c.StatefulSets)
+		if len(p.backups) != 1 || len(p.problems) != 0 {
+			t.Fatalf("%s: %d CronJobs, problems %v; want one CronJob", file, len(p.backups), p.problems)
 		}
-		pod := cronJob(s).Spec.JobTemplate.Spec.Template.Spec
+		pod := cronJob(p.backups[0]).Spec.JobTemplate.Spec.Template.Spec
 		if pod.SecurityContext == nil || !*pod.SecurityContext.RunAsNonRoot || *pod.SecurityContext.FSGroup != neo4j.UID {
 			t.Errorf("%s: pod securityContext %+v, want runAsNonRoot and fsGroup %d", file, pod.SecurityContext, neo4j.UID)
 		}
@@ -163,6 +184,133 @@ func TestShellQuote(t *testing.T) {
 	} {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestBackupScriptRunsEveryCall runs the init container's script in a real
+// shell, with a neo4j-admin that fails some databases: every call runs, the
+// exit file has a line per call, and the script exits 0; it fails only when
+// a step of its own does.
+func TestBackupScriptRunsEveryCall(t *testing.T) {
+	bin := t.TempDir()
+	// Exits 0 for neo4j, 1 for system, 3 for movies (4.x: backup good,
+	// inconsistencies found), as neo4j-admin 4.x's --database says.
+	stub := `#!/bin/sh
+for a in "$@"; do
+  case "$a" in
+  --database=system) exit 1 ;;
+  --database=movies) exit 3 ;;
+  esac
+done
+exit 0
+`
+	if err := os.WriteFile(filepath.Join(bin, "neo4j-admin"), []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(scratch string, v neo4j.Version, databases ...string) error {
+		script := strings.ReplaceAll(backupScript(v, []string{"graph.ns.svc:6362"}, databases, "512m"), scratchPath, scratch)
+		cmd := exec.Command("/bin/sh", "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+
+	scratch := t.TempDir()
+	if err := run(scratch, neo4j.Version{Major: 4, Minor: 4}, "neo4j", "system", "movies"); err != nil {
+		t.Fatalf("the script failed though only neo4j-admin did: %v", err)
+	}
+	exits, err := os.ReadFile(filepath.Join(scratch, "neo4j-admin.exit"))
+	if err != nil || string(exits) != "0 neo4j\n1 system\n3 movies\n" {
+		t.Errorf("neo4j-admin.exit = %q (%v), want a line per call: 0 neo4j, 1 system, 3 movies", exits, err)
+	}
+	started, err := os.ReadFile(filepath.Join(scratch, "started-at"))
+	if _, perr := storage.ParseID(strings.TrimSpace(string(started))); err != nil || perr != nil {
+		t.Errorf("started-at = %q (%v), want a backup ID", started, err)
+	}
+	if info, err := os.Stat(filepath.Join(scratch, "databases")); err != nil || !info.IsDir() {
+		t.Errorf("the backup folder was not made: %v", err)
+	}
+
+	// 5.16+: one call for all databases, one line.
+	scratch = t.TempDir()
+	if err := run(scratch, neo4j.Version{Major: 5, Minor: 26}, "neo4j", "system"); err != nil {
+		t.Fatal(err)
+	}
+	if exits, _ := os.ReadFile(filepath.Join(scratch, "neo4j-admin.exit")); string(exits) != "0 neo4j,system\n" {
+		t.Errorf("neo4j-admin.exit = %q, want one line 0 neo4j,system", exits)
+	}
+
+	// Its own steps failing: the scratch "volume" is a file.
+	file := filepath.Join(t.TempDir(), "not-a-folder")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(file, neo4j.Version{Major: 5, Minor: 26}, "neo4j"); err == nil {
+		t.Error("the script exited 0 though it could not write the start time")
+	}
+}
+
+func TestCronJobName(t *testing.T) {
+	long := strings.Repeat("a", maxDeploymentInName)
+	for _, tt := range []struct{ deployment, want string }{
+		{"graph", "neo4j-backup-graph"},
+		{"my-cluster", "neo4j-backup-my-cluster"},
+		{long, "neo4j-backup-" + long},
+		// One character more, capitals, dots: cut down, with a hash.
+		{long + "a", "neo4j-backup-" + strings.Repeat("a", maxDeploymentInName-9) + "-"},
+		{"Graph", "neo4j-backup-graph-"},
+		{"graph.prod", "neo4j-backup-graph-prod-"},
+		{"___", "neo4j-backup-"},
+	} {
+		got := cronJobName(tt.deployment)
+		if len(got) > maxCronJobName || !strings.HasPrefix(got, tt.want) || (got != tt.want && len(got) != len(tt.want)+8) {
+			t.Errorf("cronJobName(%q) = %q, want %q (+ 8 hex digits when cut)", tt.deployment, got, tt.want)
+		}
+		if errs := validation.IsDNS1123Label(got); len(errs) > 0 {
+			t.Errorf("cronJobName(%q) = %q is not a DNS label: %v", tt.deployment, got, errs)
+		}
+	}
+	if cronJobName("Graph") == cronJobName("graph") || cronJobName("graph.prod") == cronJobName("graph_prod") {
+		t.Error("deployments whose names differ share a CronJob")
+	}
+}
+
+// TestDescribeSaysTheSource checks the line of the CronJob's Events: which
+// servers it backs up from, and on 4.x which one member.
+func TestDescribeSaysTheSource(t *testing.T) {
+	describeCase := func(file string, keep func(appsv1.StatefulSet) bool) string {
+		c := readNamespaceCase(t, "testdata/namespaces/"+file+".yaml")
+		var sets []appsv1.StatefulSet
+		for _, sts := range c.StatefulSets {
+			if keep == nil || keep(sts) {
+				sets = append(sets, sts)
+			}
+		}
+		p := c.plan(sets)
+		if len(p.backups) != 1 {
+			t.Fatalf("%s: %d CronJobs (problems %v), want 1", file, len(p.backups), p.problems)
+		}
+		return describe(p.backups[0])
+	}
+	for _, tt := range []struct{ name, got, want string }{
+		{"official 5.x cluster", describeCase("official-5-cluster", nil),
+			"backs up Neo4j deployment my-cluster (StatefulSets server-1, server-2, server-3; Neo4j 5.26.0, databases neo4j,system) from servers server-1-admin.graph.svc.cluster.local:6362, server-2-admin.graph.svc.cluster.local:6362, server-3-admin.graph.svc.cluster.local:6362 on \"0 3 * * *\" UTC to s3://neo4j-backups/prod/graph/my-cluster"},
+		{"official 4.4 cluster", describeCase("official-4-cluster", nil),
+			"backs up Neo4j deployment my-cluster (StatefulSets analytics, core-1, core-2, core-3; Neo4j 4.4.31, databases neo4j,system) from core core-1 (core-1-admin.graph.svc.cluster.local:6362) on"},
+		{"neo4j-contrib cluster", describeCase("contrib-4-cluster", nil),
+			"from core my-neo4j-neo4j-core (my-neo4j-neo4j.graph.svc:6362) on"},
+		{"neo4j-contrib read replicas only", describeCase("contrib-4-cluster", func(sts appsv1.StatefulSet) bool { return sts.Name == "my-neo4j-neo4j-replica" }),
+			"from read replica my-neo4j-neo4j-replica (my-neo4j-neo4j-replica.graph.svc:6362), as the deployment has no core on"},
+		{"4.x standalone", describeCase("v4-one-statefulset", nil), "from standalone neo4j (neo4j.legacy.svc:6362) on"},
+		{"from", describeCase("from-other-shape", nil), "from neo4j-backup.io/from my-neo4j-admin.chart.svc:6362 on"},
+		{"Neo4j elsewhere", describeCase("from-elsewhere", nil), "backs up Neo4j deployment graph (Neo4j outside the namespace; Neo4j 5.26.0"},
+	} {
+		if !strings.Contains(tt.got, tt.want) {
+			t.Errorf("%s: the Event says\n%s\nwant it to say\n%s", tt.name, tt.got, tt.want)
 		}
 	}
 }

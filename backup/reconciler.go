@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
+	"github.com/neo4j-backup/neo4j-backup/neo4j"
 )
 
 // fieldManager owns the fields of the CronJob the reconciler applies.
@@ -53,7 +55,7 @@ const (
 )
 
 var cronJobsManagedDesc = prometheus.NewDesc("neo4j_backup_cronjobs_managed",
-	"Backup CronJobs in place, one per namespace annotated with "+annotations.Schedule+"; counted in the cache at scrape time.", nil, nil)
+	"Backup CronJobs in place, one per Neo4j deployment in namespaces annotated with "+annotations.Schedule+"; counted in the cache at scrape time.", nil, nil)
 
 // managedCronJobs derives neo4j_backup_cronjobs_managed from the cache when
 // it is scraped, so the figure is what is in the cluster, whoever made or
@@ -73,7 +75,7 @@ func (c managedCronJobs) Collect(ch chan<- prometheus.Metric) {
 	}
 	n := 0
 	for _, cj := range list.Items {
-		if cj.Name == Name && cj.DeletionTimestamp == nil {
+		if isBackupCronJob(cj.Name) && cj.DeletionTimestamp == nil {
 			n++
 		}
 	}
@@ -101,10 +103,12 @@ func CacheByObject() map[client.Object]cache.ByObject {
 	}
 }
 
-// trimStatefulSet keeps of a StatefulSet what readSettings and the watch's
-// predicates read: its name, annotations, generation and deletion, its
-// governing Service, and of its pod template the annotations, service
-// account, pull secrets and the containers' names and images.
+// trimStatefulSet keeps of a StatefulSet what planBackups and the watch's
+// predicates read: its name, labels, annotations, generation and deletion,
+// its governing Service, replicas and ordinals, and of its pod template the
+// labels, annotations, service account, pull secrets and the containers'
+// names, images and the env vars that say a Neo4j member's role and
+// address (neo4j.DeploymentEnv, literal values only).
 func trimStatefulSet(in any) (any, error) {
 	sts, ok := in.(*appsv1.StatefulSet)
 	if !ok {
@@ -114,6 +118,11 @@ func trimStatefulSet(in any) (any, error) {
 	containers := make([]corev1.Container, len(pod.Containers))
 	for i, c := range pod.Containers {
 		containers[i] = corev1.Container{Name: c.Name, Image: c.Image}
+		for _, e := range c.Env {
+			if e.ValueFrom == nil && slices.Contains(neo4j.DeploymentEnv, e.Name) {
+				containers[i].Env = append(containers[i].Env, corev1.EnvVar{Name: e.Name, Value: e.Value})
+			}
+		}
 	}
 	return &appsv1.StatefulSet{
 		TypeMeta: sts.TypeMeta,
@@ -124,12 +133,15 @@ func trimStatefulSet(in any) (any, error) {
 			ResourceVersion:   sts.ResourceVersion,
 			Generation:        sts.Generation,
 			DeletionTimestamp: sts.DeletionTimestamp,
+			Labels:            sts.Labels,
 			Annotations:       sts.Annotations,
 		},
 		Spec: appsv1.StatefulSetSpec{
+			Replicas:    sts.Spec.Replicas,
+			Ordinals:    sts.Spec.Ordinals,
 			ServiceName: sts.Spec.ServiceName,
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Annotations: sts.Spec.Template.Annotations},
+				ObjectMeta: metav1.ObjectMeta{Labels: sts.Spec.Template.Labels, Annotations: sts.Spec.Template.Annotations},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: pod.ServiceAccountName,
 					ImagePullSecrets:   pod.ImagePullSecrets,
@@ -149,7 +161,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		live:     mgr.GetAPIReader(),
 		events:   mgr.GetEventRecorder("neo4j-backup"),
 		cfg:      cfg,
-		warnings: map[string]string{},
+		warnings: map[string]map[string]string{},
 	}
 	if err := registerMetrics(mgr.GetCache()); err != nil {
 		return err
@@ -160,10 +172,11 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("backup").
 		For(&corev1.Namespace{}, builder.OnlyMetadata, builder.WithPredicates(scheduleChanged)).
-		// A StatefulSet's status changes often and says nothing the CronJob
-		// is made from; its spec (generation) and annotations do.
+		// A StatefulSet's status changes often and says nothing the CronJobs
+		// are made from; its spec (generation), labels (which deployment)
+		// and annotations do.
 		Watches(&appsv1.StatefulSet{}, toNamespace, builder.WithPredicates(
-			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&batchv1.CronJob{}, toNamespace, builder.WithPredicates(
 			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		// Reconciles mostly wait on the API server; a few at once keep a
@@ -196,9 +209,10 @@ type reconciler struct {
 	cfg    Config
 
 	mu sync.Mutex
-	// warnings are the Warning Events last emitted, by namespace, not to
-	// repeat them.
-	warnings map[string]string
+	// warnings are the Warning Events last emitted, by namespace and by the
+	// deployment they concern ("" for the whole namespace), not to repeat
+	// them.
+	warnings map[string]map[string]string
 }
 
 func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -206,90 +220,127 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	if err := r.client.Get(ctx, req.NamespacedName, ns); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.clearWarning(req.Name)
+			r.forgetWarnings(req.Name, nil)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
 	}
 	if ns.DeletionTimestamp != nil {
-		r.clearWarning(ns.Name) // its CronJob goes with it
+		r.forgetWarnings(ns.Name, nil) // its CronJobs go with it
 		return reconcile.Result{}, nil
 	}
-	current := &batchv1.CronJob{}
-	if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: Name}, current); apierrors.IsNotFound(err) {
-		current = nil
-	} else if err != nil {
+	var list batchv1.CronJobList
+	if err := r.client.List(ctx, &list, client.InNamespace(ns.Name)); err != nil {
 		return reconcile.Result{}, err
+	}
+	current := map[string]*batchv1.CronJob{}
+	var inPlace []batchv1.CronJob
+	for i := range list.Items {
+		// The cache holds only CronJobs with our label; of those, the
+		// reconciler made the ones of its names.
+		if cj := &list.Items[i]; isBackupCronJob(cj.Name) {
+			current[cj.Name] = cj
+			inPlace = append(inPlace, *cj)
+		}
 	}
 
 	if !scheduled(ns) {
-		r.clearWarning(ns.Name)
-		return reconcile.Result{}, r.remove(ctx, ns, current, "the namespace no longer has "+annotations.Schedule)
+		r.forgetWarnings(ns.Name, nil)
+		return reconcile.Result{}, r.removeAll(ctx, ns, current, func(string) string { return "the namespace no longer has " + annotations.Schedule })
 	}
 	var sets appsv1.StatefulSetList
-	// Read in place, not copied: readSettings changes nothing it is given.
+	// Read in place, not copied: planBackups changes nothing it is given.
 	if err := r.client.List(ctx, &sets, client.InNamespace(ns.Name), client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, err
 	}
-	s, err := readSettings(ns.Name, ns.Annotations, sets.Items, r.cfg)
-	if err != nil {
-		p, ok := err.(*problem)
-		if !ok {
+	p := planBackups(ns.Name, ns.Annotations, sets.Items, inPlace, r.cfg)
+
+	warned := map[string]string{}
+	defer func() { r.forgetWarnings(ns.Name, warned) }()
+	why := map[string]string{} // a CronJob to remove: why
+	for _, pr := range p.problems {
+		r.warn(ns, pr, warned)
+		if pr.deployment == "" {
+			return reconcile.Result{}, r.removeAll(ctx, ns, current, func(string) string { return pr.message })
+		}
+		why[cronJobName(pr.deployment)] = pr.message
+	}
+
+	wanted := map[string]bool{}
+	for _, s := range p.backups {
+		wanted[s.CronJob] = true
+		if err := r.backUp(ctx, ns, s, current[s.CronJob], sets.Items, warned); err != nil {
 			return reconcile.Result{}, err
 		}
-		r.warn(ns, p)
-		return reconcile.Result{}, r.remove(ctx, ns, current, p.message)
 	}
-	want := cronJob(s)
+	var names []string
+	for _, s := range p.backups {
+		names = append(names, s.CronJob)
+	}
+	return reconcile.Result{}, r.removeAll(ctx, ns, current, func(name string) string {
+		switch {
+		case wanted[name]:
+			return ""
+		case why[name] != "":
+			return why[name]
+		case name == Name && len(names) > 0:
+			return "backups are made per Neo4j deployment now, by CronJob " + strings.Join(names, ", ")
+		}
+		return "no Neo4j deployment of the namespace has its name any more (its StatefulSets are gone, or grouped otherwise)"
+	})
+}
 
+// backUp makes the CronJob of one deployment what s says, if it is not
+// already; current is the one in place.
+func (r *reconciler) backUp(ctx context.Context, ns *metav1.PartialObjectMetadata, s Settings, current *batchv1.CronJob, sets []appsv1.StatefulSet, warned map[string]string) error {
+	want := cronJob(s)
 	if current != nil {
 		same, err := upToDate(current, want)
-		if err != nil {
-			return reconcile.Result{}, err
+		if err != nil || same {
+			return err
 		}
-		if same {
-			r.clearWarning(ns.Name)
-			return reconcile.Result{}, nil
-		}
-	} else if stop, err := r.checkForeign(ctx, ns); stop || err != nil {
-		return reconcile.Result{}, err
+	} else if stop, err := r.checkForeign(ctx, ns, s, warned); stop || err != nil {
+		return err
 	}
-
 	if err := r.apply(ctx, want); err != nil {
 		if apierrors.IsInvalid(err) {
 			// Settings the API server refuses for a CronJob, say a time zone
 			// its tzdata lacks: retrying will not help, a new annotation will.
-			r.warn(ns, problemf(ReasonCronJobRefused, nil, "the API server refused the backup CronJob: %v; correct the %s annotations", err, annotations.Prefix))
-			return reconcile.Result{}, nil
+			r.warn(ns, problemf(ReasonCronJobRefused, nil, "the API server refused the backup CronJob %s: %v; correct the %s annotations", want.Name, err, annotations.Prefix).of(s.Deployment), warned)
+			return nil
 		}
-		return reconcile.Result{}, fmt.Errorf("applying CronJob %s/%s: %w", ns.Name, Name, err)
+		return fmt.Errorf("applying CronJob %s/%s: %w", ns.Name, want.Name, err)
 	}
-	r.clearWarning(ns.Name)
 	reason, action, verb := ReasonCreated, "Create", "created"
 	if current != nil {
 		reason, action, verb = ReasonUpdated, "Update", "updated"
 	}
-	r.event(ns, statefulSetIn(sets.Items, s.StatefulSet), corev1.EventTypeNormal, reason, action, "%s CronJob %s: %s", verb, Name, describe(s))
-	logf.FromContext(ctx).Info(verb+" backup CronJob", "namespace", ns.Name, "statefulSet", s.StatefulSet, "schedule", s.Schedule, "to", s.To.String())
-	return reconcile.Result{}, nil
+	var related runtime.Object
+	if len(s.StatefulSets) > 0 {
+		related = statefulSetIn(sets, s.StatefulSets[0])
+	}
+	r.event(ns, related, corev1.EventTypeNormal, reason, action, "%s CronJob %s: %s", verb, want.Name, describe(s))
+	logf.FromContext(ctx).Info(verb+" backup CronJob", "namespace", ns.Name, "cronJob", want.Name, "deployment", s.Deployment,
+		"statefulSets", s.StatefulSets, "backingUpFrom", s.Source, "schedule", s.Schedule, "to", s.To.String())
+	return nil
 }
 
-// checkForeign looks, when the cache holds no CronJob of the namespace, for
-// one of that name that the label-selected cache cannot see: one the
-// reconciler did not make (a hand-written backup CronJob, say) is left alone,
-// with a Warning; one it made that the cache has not seen yet brings it back
-// when the cache does.
-func (r *reconciler) checkForeign(ctx context.Context, ns *metav1.PartialObjectMetadata) (stop bool, err error) {
+// checkForeign looks, when the cache holds no CronJob of the deployment's
+// name, for one that the label-selected cache cannot see: one the
+// reconciler did not make (a hand-written backup CronJob, say) is left
+// alone, with a Warning; one it made that the cache has not seen yet brings
+// it back when the cache does.
+func (r *reconciler) checkForeign(ctx context.Context, ns *metav1.PartialObjectMetadata, s Settings, warned map[string]string) (stop bool, err error) {
 	existing := &metav1.PartialObjectMetadata{}
 	existing.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
-	err = r.live.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: Name}, existing)
+	err = r.live.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: s.CronJob}, existing)
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil
 	case err != nil:
 		return true, err
 	case existing.Labels[LabelManagedBy] != managedBy:
-		r.warn(ns, problemf(ReasonCronJobNameTaken, nil, "namespace %s has a CronJob %s that neo4j-backup did not make (it lacks the label %s=%s); delete it or give it another name, and neo4j-backup makes its own", ns.Name, Name, LabelManagedBy, managedBy))
+		r.warn(ns, problemf(ReasonCronJobNameTaken, nil, "namespace %s has a CronJob %s that neo4j-backup did not make (it lacks the label %s=%s); delete it or give it another name, and neo4j-backup makes its own for Neo4j deployment %s", ns.Name, s.CronJob, LabelManagedBy, managedBy, s.Deployment).of(s.Deployment), warned)
 		return true, nil
 	default:
 		return true, nil
@@ -330,28 +381,34 @@ func (r *reconciler) apply(ctx context.Context, want *batchv1.CronJob) error {
 	return r.client.Apply(ctx, ac, client.FieldOwner(fieldManager), client.ForceOwnership)
 }
 
-// remove deletes the namespace's CronJob, if there is one, and its Jobs and
-// their pods with it (as kubectl delete does): no backup runs once the
-// schedule is gone.
-func (r *reconciler) remove(ctx context.Context, ns *metav1.PartialObjectMetadata, current *batchv1.CronJob, why string) error {
-	if current == nil {
-		return nil
+// removeAll deletes each of the namespace's backup CronJobs in current for
+// which why gives a reason, and its Jobs and their pods with it (as
+// kubectl delete does): no backup runs once its schedule or its deployment
+// is gone.
+func (r *reconciler) removeAll(ctx context.Context, ns *metav1.PartialObjectMetadata, current map[string]*batchv1.CronJob, why func(name string) string) error {
+	for _, name := range sortedKeys(current) {
+		reason := why(name)
+		if reason == "" {
+			continue
+		}
+		cj := current[name]
+		err := r.client.Delete(ctx, cj, client.Preconditions{UID: &cj.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting CronJob %s/%s: %w", ns.Name, name, err)
+		}
+		r.event(ns, nil, corev1.EventTypeNormal, ReasonRemoved, "Delete", "removed CronJob %s: %s", name, reason)
+		logf.FromContext(ctx).Info("removed backup CronJob", "namespace", ns.Name, "cronJob", name, "why", reason)
 	}
-	err := r.client.Delete(ctx, current, client.Preconditions{UID: &current.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting CronJob %s/%s: %w", ns.Name, Name, err)
-	}
-	r.event(ns, nil, corev1.EventTypeNormal, ReasonRemoved, "Delete", "removed CronJob %s: %s", Name, why)
-	logf.FromContext(ctx).Info("removed backup CronJob", "namespace", ns.Name, "why", why)
 	return nil
 }
 
 // warn emits a Warning Event on the namespace, unless it is the one emitted
-// last. The StatefulSet the problem is about is the Event's related object.
-func (r *reconciler) warn(ns *metav1.PartialObjectMetadata, p *problem) {
+// last for the same deployment, and notes it in warned. The StatefulSet the
+// problem is about is the Event's related object.
+func (r *reconciler) warn(ns *metav1.PartialObjectMetadata, p *problem, warned map[string]string) {
+	warned[p.deployment] = p.message
 	r.mu.Lock()
-	repeated := r.warnings[ns.Name] == p.message
-	r.warnings[ns.Name] = p.message
+	repeated := r.warnings[ns.Name][p.deployment] == p.message
 	r.mu.Unlock()
 	if repeated {
 		return
@@ -361,6 +418,19 @@ func (r *reconciler) warn(ns *metav1.PartialObjectMetadata, p *problem) {
 		related = p.statefulSet
 	}
 	r.event(ns, related, corev1.EventTypeWarning, p.reason, "ScheduleBackup", "no backup CronJob: %s", p.message)
+}
+
+// forgetWarnings keeps of the Warnings emitted on a namespace only those
+// still true, warned: a problem that went away is news again when it comes
+// back.
+func (r *reconciler) forgetWarnings(namespace string, warned map[string]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(warned) == 0 {
+		delete(r.warnings, namespace)
+		return
+	}
+	r.warnings[namespace] = warned
 }
 
 // noteMax is under the 1 kB an Event's note may hold.
@@ -384,14 +454,6 @@ func (r *reconciler) event(ns *metav1.PartialObjectMetadata, related runtime.Obj
 	r.events.Eventf(regarding, related, eventType, reason, action, "%s", note)
 }
 
-// clearWarning forgets the Warning last emitted on a namespace: the next
-// problem there is news again.
-func (r *reconciler) clearWarning(namespace string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.warnings, namespace)
-}
-
 // describe says in a line what a CronJob does, for its Events: no
 // credentials, only where they come from.
 func describe(s Settings) string {
@@ -399,7 +461,16 @@ func describe(s Settings) string {
 	if s.Suspend {
 		suspended = " (suspended)"
 	}
-	return fmt.Sprintf("backs up StatefulSet %s (Neo4j %s, databases %s) on %q %s%s to %s", s.StatefulSet, s.Neo4jVersion, strings.Join(s.Databases, ","), s.Schedule, s.TimeZone, suspended, s.To)
+	members := "Neo4j outside the namespace"
+	if len(s.StatefulSets) > 0 {
+		members = "StatefulSet"
+		if len(s.StatefulSets) > 1 {
+			members += "s"
+		}
+		members += " " + strings.Join(s.StatefulSets, ", ")
+	}
+	return fmt.Sprintf("backs up Neo4j deployment %s (%s; Neo4j %s, databases %s) from %s on %q %s%s to %s",
+		s.Deployment, members, s.Neo4jVersion, strings.Join(s.Databases, ","), s.Source, s.Schedule, s.TimeZone, suspended, s.To)
 }
 
 // statefulSetIn is the StatefulSet named name among sets, as an Event's related

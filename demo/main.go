@@ -332,7 +332,7 @@ func (d *demo) waitCronJob(ctx context.Context) (*batchv1.CronJob, error) {
 	var cj *batchv1.CronJob
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		var err error
-		cj, err = d.kube.BatchV1().CronJobs(ns).Get(ctx, "neo4j-backup", metav1.GetOptions{})
+		cj, err = d.kube.BatchV1().CronJobs(ns).Get(ctx, "neo4j-backup-graph", metav1.GetOptions{}) // neo4j-backup-<deployment>
 		return err == nil && cj.Spec.Schedule == "* * * * *", nil
 	})
 	if err != nil {

@@ -90,7 +90,7 @@ func (w *world) waitBackupPod() *corev1.Pod {
 		return true, nil
 	})
 	if err != nil {
-		cronJob, cjErr := w.kube.BatchV1().CronJobs(w.ns).Get(context.Background(), "neo4j-backup", metav1.GetOptions{})
+		cronJob, cjErr := w.kube.BatchV1().CronJobs(w.ns).Get(context.Background(), "neo4j-backup-graph", metav1.GetOptions{})
 		events, _ := w.kube.CoreV1().Events("").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + w.ns})
 		w.t.Fatalf("no backup pod within 150 s; CronJob: %v (%v); namespace events: %v", cronJob.Status, cjErr, eventMessages(events))
 	}

@@ -50,29 +50,67 @@ func ParseVersion(s string) (Version, error) {
 	return v, nil
 }
 
+// BackupCall is one neo4j-admin invocation of a backup and the databases
+// it backs up.
+type BackupCall struct {
+	Args      []string
+	Databases []string
+}
+
 // BackupCommands returns the neo4j-admin invocations that back up
-// databases from the backup addresses into dir.
+// databases from the backup addresses into dir, with a page cache of
+// pageCache (a Neo4j size like 512m; "" leaves neo4j-admin's default).
 //
-//	4.x:              neo4j-admin backup --from=A --backup-dir=DIR --database=DB   (one per database)
-//	5.0–5.15:         neo4j-admin database backup --from=A,B --to-path=DIR DB      (one per database)
-//	5.16+, calendar:  neo4j-admin database backup --from=A,B --to-path=DIR DB1 DB2 (one call)
+//	4.x:              neo4j-admin backup --from=A --backup-dir=DIR --database=DB --pagecache=P   (one per database)
+//	5.0–5.15:         neo4j-admin database backup --from=A,B --to-path=DIR --pagecache=P DB      (one per database)
+//	5.16+, calendar:  neo4j-admin database backup --from=A,B --to-path=DIR --pagecache=P DB1 DB2 (one call)
 //
 // 4.x takes one address; the first is used.
-func BackupCommands(v Version, from []string, dir string, databases []string) [][]string {
-	var cmds [][]string
+func BackupCommands(v Version, from []string, dir string, databases []string, pageCache string) []BackupCall {
+	var opts []string
+	if pageCache != "" {
+		opts = []string{"--pagecache=" + pageCache}
+	}
+	var calls []BackupCall
 	switch {
 	case v.Major == 4:
 		for _, db := range databases {
-			cmds = append(cmds, []string{"neo4j-admin", "backup", "--from=" + from[0], "--backup-dir=" + dir, "--database=" + db})
+			args := append([]string{"neo4j-admin", "backup", "--from=" + from[0], "--backup-dir=" + dir, "--database=" + db}, opts...)
+			calls = append(calls, BackupCall{Args: args, Databases: []string{db}})
 		}
 	case v.AtLeast(5, 16):
-		cmds = append(cmds, append([]string{"neo4j-admin", "database", "backup", "--from=" + strings.Join(from, ","), "--to-path=" + dir}, databases...))
+		args := append(append([]string{"neo4j-admin", "database", "backup", "--from=" + strings.Join(from, ","), "--to-path=" + dir}, opts...), databases...)
+		calls = append(calls, BackupCall{Args: args, Databases: databases})
 	default:
 		for _, db := range databases {
-			cmds = append(cmds, []string{"neo4j-admin", "database", "backup", "--from=" + strings.Join(from, ","), "--to-path=" + dir, db})
+			args := append(append([]string{"neo4j-admin", "database", "backup", "--from=" + strings.Join(from, ","), "--to-path=" + dir}, opts...), db)
+			calls = append(calls, BackupCall{Args: args, Databases: []string{db}})
 		}
 	}
-	return cmds
+	return calls
+}
+
+// HeapSizeEnv sets the maximum heap of a neo4j-admin run ("Takes a number
+// and a unit, for example 512m": the environment variables of
+// tools/neo4j-admin/index.adoc, 4.x and 5.x; neo4j-admin-neo4j-cli.adoc in
+// calendar versions). JAVA_OPTS would override it, so it is left unset.
+const HeapSizeEnv = "HEAP_SIZE"
+
+// BackupMemory is how the backup client splits a container memory limit of
+// limit bytes: HEAP_SIZE and --pagecache, as Neo4j sizes ("1024m"). The
+// Operations Manual configures the backup client's memory with exactly
+// these two (backup-restore/online-backup.adoc, "Memory configuration", on
+// every line from 4.0 to the calendar versions: "HEAP_SIZE configures the
+// maximum heap size allocated for the backup process"; "the page cache
+// size can be configured by using the --pagecache option", default 8MB
+// on 4.x). Half the limit goes to the heap, which 4.x's consistency check
+// after the backup needs most; a quarter to the page cache, which the
+// backup store is written and recovered through; the last quarter is the
+// JVM's own (metaspace, threads, direct buffers of the transfer), so the
+// container stays under its limit.
+func BackupMemory(limit int64) (heap, pageCache string) {
+	mib := limit >> 20
+	return fmt.Sprintf("%dm", mib/2), fmt.Sprintf("%dm", mib/4)
 }
 
 // RestoreCommand returns the neo4j-admin invocation that restores database

@@ -50,10 +50,10 @@ func TestCommands(t *testing.T) {
 		}
 		return ver
 	}
-	join := func(cmds [][]string) string {
+	join := func(calls []BackupCall) string {
 		var lines []string
-		for _, c := range cmds {
-			lines = append(lines, strings.Join(c, " "))
+		for _, c := range calls {
+			lines = append(lines, strings.Join(c.Args, " ")+"  # "+strings.Join(c.Databases, ","))
 		}
 		return strings.Join(lines, "\n")
 	}
@@ -61,17 +61,17 @@ func TestCommands(t *testing.T) {
 	dbs := []string{"neo4j", "system"}
 	tests := []struct{ name, got, want string }{
 		{"4.1 backup, one per database, first address",
-			join(BackupCommands(v("4.1.12"), from, "/backup", dbs)),
-			"neo4j-admin backup --from=core-0:6362 --backup-dir=/backup --database=neo4j\nneo4j-admin backup --from=core-0:6362 --backup-dir=/backup --database=system"},
+			join(BackupCommands(v("4.1.12"), from, "/backup", dbs, "512m")),
+			"neo4j-admin backup --from=core-0:6362 --backup-dir=/backup --database=neo4j --pagecache=512m  # neo4j\nneo4j-admin backup --from=core-0:6362 --backup-dir=/backup --database=system --pagecache=512m  # system"},
 		{"5.15 backup, one per database",
-			join(BackupCommands(v("5.15.0"), from, "/backup", dbs)),
-			"neo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup neo4j\nneo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup system"},
+			join(BackupCommands(v("5.15.0"), from, "/backup", dbs, "512m")),
+			"neo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup --pagecache=512m neo4j  # neo4j\nneo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup --pagecache=512m system  # system"},
 		{"5.16 backup, one call",
-			join(BackupCommands(v("5.16.0"), from, "/backup", dbs)),
-			"neo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup neo4j system"},
-		{"calendar backup, one call",
-			join(BackupCommands(v("2025.06.0"), from, "/backup", dbs)),
-			"neo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup neo4j system"},
+			join(BackupCommands(v("5.16.0"), from, "/backup", dbs, "512m")),
+			"neo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup --pagecache=512m neo4j system  # neo4j,system"},
+		{"calendar backup, one call, neo4j-admin's page cache",
+			join(BackupCommands(v("2025.06.0"), from, "/backup", dbs, "")),
+			"neo4j-admin database backup --from=core-0:6362,core-1:6362 --to-path=/backup neo4j system  # neo4j,system"},
 		{"4.0 restore has no --expand-commands",
 			strings.Join(RestoreCommand(v("4.0.0"), "/plugins/b/neo4j", "neo4j", true), " "),
 			"neo4j-admin restore --from=/plugins/b/neo4j --database=neo4j --force"},

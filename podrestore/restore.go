@@ -78,24 +78,31 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // pick is the databases to restore, system first: Neo4j needs its system
-// database before the others.
+// database before the others. Names match as Neo4j matches them,
+// case-insensitively; the backup's own spelling is used.
 func pick(plan *Plan, wanted []string) ([]string, error) {
 	dbs := plan.Databases
 	if len(wanted) > 0 {
+		dbs = nil
 		for _, w := range wanted {
-			if !slices.Contains(plan.Databases, w) {
+			i := slices.IndexFunc(plan.Databases, func(db string) bool { return strings.EqualFold(db, w) })
+			if i < 0 {
 				return nil, fmt.Errorf("database %s is not in backup %s (it has %s); fix neo4j-backup.io/restore-databases", w, plan.BackupID, strings.Join(plan.Databases, ", "))
 			}
+			if !slices.Contains(dbs, plan.Databases[i]) {
+				dbs = append(dbs, plan.Databases[i])
+			}
 		}
-		dbs = wanted
 	}
 	if len(dbs) == 0 {
 		return nil, fmt.Errorf("backup %s holds no database", plan.BackupID)
 	}
 	dbs = slices.Clone(dbs)
-	sort.SliceStable(dbs, func(i, j int) bool { return dbs[i] == "system" && dbs[j] != "system" })
+	sort.SliceStable(dbs, func(i, j int) bool { return isSystem(dbs[i]) && !isSystem(dbs[j]) })
 	return dbs, nil
 }
+
+func isSystem(db string) bool { return strings.EqualFold(db, "system") }
 
 // backupPath finds database's backup in dir: the folder 4.x wrote, or the
 // newest 5.x artifact of it.
@@ -106,7 +113,7 @@ func backupPath(v neo4j.Version, dir, database string) (string, error) {
 	}
 	var found []string
 	for _, e := range entries {
-		if db, ok := neo4j.DatabaseOf(e.Name(), e.IsDir()); ok && db == database && e.IsDir() == (v.Major == 4) {
+		if db, ok := neo4j.DatabaseOf(e.Name(), e.IsDir()); ok && strings.EqualFold(db, database) && e.IsDir() == (v.Major == 4) {
 			found = append(found, e.Name())
 		}
 	}

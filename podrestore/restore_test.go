@@ -74,6 +74,9 @@ func stage(t *testing.T, backupArgs ...string) string {
 	t.Helper()
 	stageDir := filepath.Join(t.TempDir(), "neo4j-backup")
 	backupDir := filepath.Join(stageDir, "2021-11-11T10:00:00Z")
+	if err := os.MkdirAll(backupDir, 0o755); err != nil { // neo4j-admin needs it to exist
+		t.Fatal(err)
+	}
 	for _, a := range backupArgs {
 		args := strings.Fields(strings.ReplaceAll(a, "DIR", backupDir))
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
@@ -213,5 +216,48 @@ func wantFailure(t *testing.T, err error, data, message string) {
 	}
 	if m, _ := ReadMarker(filepath.Join(data, ".neo4j-backup", "restored")); m != nil {
 		t.Errorf("a marker was written after a failed restore: %+v", m)
+	}
+}
+
+// restore-databases names databases as Neo4j does: case-insensitively.
+func TestPickMatchesNamesAsNeo4jDoes(t *testing.T) {
+	plan := &Plan{BackupID: "2021-11-11T10:00:00Z", Databases: []string{"movies", "neo4j", "system"}}
+	for _, tt := range []struct {
+		wanted []string
+		want   string
+		err    string
+	}{
+		{nil, "system,movies,neo4j", ""},
+		{[]string{"Neo4j"}, "neo4j", ""},
+		{[]string{"NEO4J", "System", "neo4j"}, "system,neo4j", ""},
+		{[]string{"Movies", "SYSTEM"}, "system,movies", ""},
+		{[]string{"Shop"}, "", "database Shop is not in backup 2021-11-11T10:00:00Z (it has movies, neo4j, system)"},
+	} {
+		got, err := pick(plan, tt.wanted)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("pick(%v) = %v, %v; want an error saying %q", tt.wanted, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, ",") != tt.want {
+			t.Errorf("pick(%v) = %v, %v; want %s", tt.wanted, got, err, tt.want)
+		}
+	}
+}
+
+func TestRestoreMixedCaseDatabase(t *testing.T) {
+	data, log := useStandin(t, "5.26.0")
+	stageDir := stage(t, "neo4j-admin database backup --to-path=DIR neo4j system")
+	os.Remove(log)
+	if out, err := runRestore(t, stageDir, data, "Neo4j"); err != nil {
+		t.Fatalf("restore of Neo4j: %v\n%s", err, out)
+	}
+	calls, _ := os.ReadFile(log)
+	if !strings.Contains(string(calls), "--overwrite-destination=true neo4j\n") {
+		t.Errorf("neo4j-admin was called\n%s\nwant a restore of neo4j", calls)
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "databases", "neo4j", "neostore")); err != nil || string(b) != "store of neo4j" {
+		t.Errorf("database neo4j after the restore: %q, %v", b, err)
 	}
 }

@@ -40,6 +40,7 @@ func TestSettings(t *testing.T) {
 	cases := []struct {
 		name               string
 		template, ns       map[string]string // the dry run's pod template; the Namespace's annotations
+		labels             map[string]string // the dry run's pod template's labels
 		databases          []string
 		defaultDestination string
 		from, endpoint     string
@@ -52,6 +53,12 @@ func TestSettings(t *testing.T) {
 			from:     "s3://old/neo4j/prod/graph", endpoint: "s3.example.com"},
 		{name: "the server's default destination", template: restoring, defaultDestination: "s3://everything/backups",
 			from: "s3://everything/backups/db/graph"},
+		{name: "a server of the official chart restores from its cluster's folder", template: restoring, ns: ns,
+			labels: map[string]string{"app": "my-cluster", "helm.neo4j.com/neo4j.name": "my-cluster"},
+			from:   "s3://backups/neo4j/db/my-cluster", endpoint: "minio.storage:9000"},
+		{name: "the user's deployment label, as the webhook copies it", template: restoring, ns: ns,
+			labels: map[string]string{"neo4j-backup.io/deployment": "shop-graph", "helm.neo4j.com/neo4j.name": "my-cluster"},
+			from:   "s3://backups/neo4j/db/shop-graph", endpoint: "minio.storage:9000"},
 		{name: "no webhook: the template did not get the annotation", template: nil, ns: ns,
 			wantErr: "annotating StatefulSet graph would not reach its pod template (a dry run left neo4j-backup.io/restore=\"\" there): the neo4j-backup webhook that copies it is not installed or not running; nothing was changed"},
 		{name: "no destination", template: restoring, wantErr: "no backup destination: annotate namespace db with neo4j-backup.io/destination"},
@@ -65,7 +72,9 @@ func TestSettings(t *testing.T) {
 			kube.PrependReactor("patch", "statefulsets", func(action k8stesting.Action) (bool, runtime.Object, error) {
 				patch := action.(k8stesting.PatchActionImpl)
 				sent = append(sent, patch)
-				return true, statefulSet(nil, maps.Clone(c.template)), nil
+				answer := statefulSet(nil, maps.Clone(c.template))
+				answer.Spec.Template.Labels = c.labels
+				return true, answer, nil
 			})
 			s, err := Load(context.Background(), kube, "db", "graph")
 			if err != nil {

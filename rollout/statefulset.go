@@ -84,7 +84,11 @@ func (s *StatefulSet) Settings(ctx context.Context, at string, databases []strin
 		return annotations.RestoreSettings{}, fmt.Errorf("annotating StatefulSet %s would not reach its pod template (a dry run left %s=%q there): the neo4j-backup webhook that copies it is not installed or not running; nothing was changed; check `kubectl get mutatingwebhookconfigurations` and the neo4j-backup Deployment",
 			name, annotations.Restore, template[annotations.Restore])
 	}
-	settings, err := annotations.ReadRestore(template, s.namespace, s.sts.Namespace, name, defaultDestination)
+	// The pods' labels name the deployment whose folder they restore from,
+	// as the webhook reads them: the dry run's pod template is what they
+	// will carry.
+	deployment, _ := annotations.DeploymentOf(name, dry.Spec.Template.Labels)
+	settings, err := annotations.ReadRestore(template, s.namespace, s.sts.Namespace, deployment, defaultDestination)
 	if err != nil {
 		return annotations.RestoreSettings{}, fmt.Errorf("StatefulSet %s: %v", name, err)
 	}

@@ -225,6 +225,28 @@ func TestDecodeManifestRefusesUnsafePaths(t *testing.T) {
 	}
 }
 
+// Warnings came within format version 1: a manifest written before them
+// reads as one without warnings, and they survive a round trip.
+func TestManifestWarnings(t *testing.T) {
+	old := `{"formatVersion":1,"backupId":"2021-11-11T10:00:00Z","databases":["neo4j"],"files":[]}`
+	m, err := decodeManifest([]byte(old), "2021-11-11T10:00:00Z")
+	if err != nil || len(m.Warnings) != 0 {
+		t.Fatalf("decodeManifest of a manifest without warnings = %+v, %v", m, err)
+	}
+	if data, _ := encodeManifest(m); strings.Contains(string(data), "warnings") {
+		t.Errorf("a manifest without warnings is written with a warnings field:\n%s", data)
+	}
+	m.Warnings = []string{"neo4j-admin backup of database neo4j succeeded but its consistency check found inconsistencies (exit 3)"}
+	data, err := encodeManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := decodeManifest(data, "2021-11-11T10:00:00Z")
+	if err != nil || !slices.Equal(again.Warnings, m.Warnings) || again.FormatVersion != 1 {
+		t.Errorf("round trip of %s = %+v, %v; want the warning back, format version 1", data, again, err)
+	}
+}
+
 func TestIDs(t *testing.T) {
 	if id := NewID(time.Date(2021, 11, 11, 11, 0, 0, 999, time.FixedZone("CET", 3600))); id != "2021-11-11T10:00:00Z" {
 		t.Errorf("NewID = %s", id)

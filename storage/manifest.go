@@ -16,6 +16,10 @@ const ManifestName = "manifest.json"
 const FormatVersion = 1
 
 // Manifest describes a complete backup: what it holds and how to check it.
+// Warnings are problems neo4j-admin reported that left a good backup (a 4.x
+// consistency check that failed, a 5.x exit code 1 with every artifact
+// written), each a sentence; added within format version 1, so a manifest
+// without them has none.
 type Manifest struct {
 	FormatVersion int            `json:"formatVersion"`
 	BackupID      string         `json:"backupId"`
@@ -23,6 +27,7 @@ type Manifest struct {
 	EndTime       time.Time      `json:"endTime"`
 	Neo4jVersion  string         `json:"neo4jVersion,omitempty"`
 	Databases     []string       `json:"databases"`
+	Warnings      []string       `json:"warnings,omitempty"`
 	Files         []ManifestFile `json:"files"`
 }
 

@@ -26,7 +26,9 @@ type UploadOptions struct {
 	Databases []string
 	// Neo4jVersion of the server backed up, recorded in the manifest when known.
 	Neo4jVersion string
-	Progress     Progress
+	// Warnings to record in the manifest (see Manifest).
+	Warnings []string
+	Progress Progress
 }
 
 // localFile is a file of the folder being uploaded.
@@ -77,6 +79,7 @@ func (s *Store) Upload(ctx context.Context, dir string, opts UploadOptions) (*Ma
 		EndTime:       time.Now().UTC().Truncate(time.Second),
 		Neo4jVersion:  opts.Neo4jVersion,
 		Databases:     opts.Databases,
+		Warnings:      opts.Warnings,
 		Files:         stored,
 	}
 	if err := s.putManifest(ctx, m); err != nil {

@@ -36,7 +36,10 @@ func InjectPod(pod *corev1.Pod, ns map[string]string, namespace string, cfg Conf
 	if err != nil {
 		return nil, err
 	}
-	settings, err := annotations.ReadRestore(pod.Annotations, ns, namespace, statefulSetOf(pod), cfg.DefaultDestination)
+	// The pod's labels name its deployment as its StatefulSet's do: the
+	// charts label both, and CopyToTemplate copies the user's label.
+	deployment, _ := annotations.DeploymentOf(statefulSetOf(pod), pod.Labels)
+	settings, err := annotations.ReadRestore(pod.Annotations, ns, namespace, deployment, cfg.DefaultDestination)
 	if err != nil {
 		return nil, err
 	}

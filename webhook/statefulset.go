@@ -15,17 +15,32 @@ import (
 // before an UPDATE (nil on CREATE): a key removed from the metadata is
 // removed from the template too, if the template still holds the value the
 // webhook copied there.
+//
+// The label annotations.DeploymentLabel is copied (or removed) the same
+// way, so the pods name the deployment whose folder they restore from, but
+// only in a patch that changes the template's annotations anyway: a new
+// restore request. Labelling a StatefulSet alone changes no pod template,
+// so it neither restarts the pods nor moves the restore place of pods that
+// already served their restore request.
 func CopyToTemplate(sts, old *appsv1.StatefulSet) []jsonpatch.Operation {
-	meta := sts.Annotations
-	tmpl := sts.Spec.Template.Annotations
-	var oldMeta map[string]string
+	var oldMeta, oldLabels map[string]string
 	if old != nil {
-		oldMeta = old.Annotations
+		oldMeta, oldLabels = old.Annotations, old.Labels
 	}
+	ops := copyKeys("/spec/template/metadata/annotations", sts.Annotations, sts.Spec.Template.Annotations, oldMeta, annotations.CopiedToTemplate)
+	if len(ops) == 0 {
+		return nil
+	}
+	return append(ops, copyKeys("/spec/template/metadata/labels", sts.Labels, sts.Spec.Template.Labels, oldLabels, []string{annotations.DeploymentLabel})...)
+}
 
+// copyKeys is the patch that makes the keys of the map at path (tmpl) what
+// they are in meta: set where meta has them, removed where meta lost them
+// and tmpl holds what meta had (oldMeta).
+func copyKeys(path string, meta, tmpl, oldMeta map[string]string, keys []string) []jsonpatch.Operation {
 	set := map[string]string{}
 	var remove []string
-	for _, k := range annotations.CopiedToTemplate {
+	for _, k := range keys {
 		v, inMeta := meta[k]
 		tv, inTmpl := tmpl[k]
 		switch {
@@ -39,14 +54,14 @@ func CopyToTemplate(sts, old *appsv1.StatefulSet) []jsonpatch.Operation {
 		return nil
 	}
 	if tmpl == nil {
-		return []jsonpatch.Operation{{Operation: "add", Path: "/spec/template/metadata/annotations", Value: set}}
+		return []jsonpatch.Operation{{Operation: "add", Path: path, Value: set}}
 	}
 	var ops []jsonpatch.Operation
 	for _, k := range sortedKeys(set) {
-		ops = append(ops, jsonpatch.Operation{Operation: "add", Path: "/spec/template/metadata/annotations/" + escape(k), Value: set[k]})
+		ops = append(ops, jsonpatch.Operation{Operation: "add", Path: path + "/" + escape(k), Value: set[k]})
 	}
 	for _, k := range remove {
-		ops = append(ops, jsonpatch.Operation{Operation: "remove", Path: "/spec/template/metadata/annotations/" + escape(k)})
+		ops = append(ops, jsonpatch.Operation{Operation: "remove", Path: path + "/" + escape(k)})
 	}
 	return ops
 }

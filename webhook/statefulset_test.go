@@ -16,6 +16,12 @@ func sts(meta, template map[string]string) *appsv1.StatefulSet {
 	return s
 }
 
+// labelled gives s labels and its template labels.
+func labelled(s *appsv1.StatefulSet, meta, template map[string]string) *appsv1.StatefulSet {
+	s.Labels, s.Spec.Template.Labels = meta, template
+	return s
+}
+
 func TestCopyToTemplate(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -39,6 +45,16 @@ func TestCopyToTemplate(t *testing.T) {
 			`[{"op":"remove","path":"/spec/template/metadata/annotations/neo4j-backup.io~1restore"}]`},
 		{"set on the template by hand: kept",
 			sts(nil, map[string]string{annotations.Restore: "latest"}), sts(nil, map[string]string{annotations.Restore: "latest"}), "null"},
+		{"the deployment label goes with a restore request",
+			labelled(sts(map[string]string{annotations.Restore: "latest"}, nil), map[string]string{annotations.DeploymentLabel: "graph", "team": "a"}, map[string]string{"app": "graph-a"}), nil,
+			`[{"op":"add","path":"/spec/template/metadata/annotations","value":{"neo4j-backup.io/restore":"latest"}},{"op":"add","path":"/spec/template/metadata/labels/neo4j-backup.io~1deployment","value":"graph"}]`},
+		{"the deployment label alone changes no template",
+			labelled(sts(map[string]string{annotations.Restore: "latest"}, map[string]string{annotations.Restore: "latest"}), map[string]string{annotations.DeploymentLabel: "graph"}, map[string]string{"app": "graph-a"}), nil,
+			"null"},
+		{"a removed deployment label leaves the template with the next request",
+			labelled(sts(map[string]string{annotations.Restore: "2021-11-11T10:00:00Z"}, map[string]string{annotations.Restore: "latest"}), nil, map[string]string{"app": "graph-a", annotations.DeploymentLabel: "graph"}),
+			labelled(sts(map[string]string{annotations.Restore: "latest"}, nil), map[string]string{annotations.DeploymentLabel: "graph"}, nil),
+			`[{"op":"add","path":"/spec/template/metadata/annotations/neo4j-backup.io~1restore","value":"2021-11-11T10:00:00Z"},{"op":"remove","path":"/spec/template/metadata/labels/neo4j-backup.io~1deployment"}]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

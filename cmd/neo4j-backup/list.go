@@ -58,6 +58,7 @@ type listedBackup struct {
 	Files        int            `json:"files"`
 	Databases    []string       `json:"databases"`
 	Neo4jVersion string         `json:"neo4jVersion,omitempty"`
+	Warnings     []string       `json:"warnings,omitempty"`
 }
 
 func runList(ctx context.Context, o listOptions, stdout, stderr io.Writer) error {
@@ -98,7 +99,7 @@ func writeListed(w io.Writer, format string, backups []storage.Backup) error {
 			l.Databases = []string{}
 		}
 		if b.Manifest != nil {
-			l.Neo4jVersion = b.Manifest.Neo4jVersion
+			l.Neo4jVersion, l.Warnings = b.Manifest.Neo4jVersion, b.Manifest.Warnings
 		}
 		listed = append(listed, l)
 	}

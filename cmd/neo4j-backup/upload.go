@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ type uploadOptions struct {
 	from, to, id, idFile string
 	databases            string
 	neo4jVersion         string
+	adminExit            string
 	keep, inUse          string
 	s3                   *s3Flags
 }
@@ -31,12 +33,24 @@ func newUploadCommand() *cobra.Command {
 		Long: `Upload the backup in DIR to s3://bucket/prefix/<backup-id>/ in parallel
 multipart uploads, hashing as it goes, and write its manifest (every file's
 size and SHA-256) last: a backup without a manifest is incomplete and never
-restored. Prints the backup ID. With --keep, then prunes as prune does.`,
+restored. Prints the backup ID. With --keep, then prunes as prune does.
+
+With --databases, first checks that DIR holds a backup of each (5.x: a
+<database>-<time>.backup artifact, 4.x: a folder with a store), whatever
+neo4j-admin exited with; with --neo4j-admin-exit, also reads neo4j-admin's
+exit codes. A backup that fails the check is not uploaded at all and
+nothing is pruned. Problems that leave a good backup (4.x: consistency
+check failed, exit 2 or 3; 5.x: exit 1 with every artifact written) are
+recorded in the manifest as warnings and printed on stderr.`,
 		Example: `  # A backup neo4j-admin wrote to /backups/graph, ID the time it started
   neo4j-backup upload --from /backups/graph --to s3://prod-backups/neo4j/shop/graph --id 2021-11-11T10:00:00Z
 
   # Upload, then keep a week of backups
-  neo4j-backup upload --from /backups/graph --to s3://prod-backups/neo4j/shop/graph --keep 7d`,
+  neo4j-backup upload --from /backups/graph --to s3://prod-backups/neo4j/shop/graph --keep 7d
+
+  # What the backup CronJob runs: check neo4j-admin's work, then upload
+  neo4j-backup upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph \
+    --databases neo4j,system --neo4j-version 5.26.0 --neo4j-admin-exit /backup/neo4j-admin.exit`,
 		GroupID: groupS3,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,8 +64,9 @@ restored. Prints the backup ID. With --keep, then prunes as prune does.`,
 	fs.StringVar(&o.to, "to", "", "where backups go: s3://bucket/prefix (required)")
 	fs.StringVar(&o.id, "id", "", "backup ID: the UTC time the backup started, like 2021-11-11T10:00:00Z (default now)")
 	fs.StringVar(&o.idFile, "id-file", "", "read the backup ID from this file (the backup CronJob writes the start time there)")
-	fs.StringVar(&o.databases, "databases", "", "comma list of the databases in the backup (default: inferred from the folder)")
-	fs.StringVar(&o.neo4jVersion, "neo4j-version", "", "Neo4j version to record in the manifest")
+	fs.StringVar(&o.databases, "databases", "", "comma list of the databases the backup must hold; checked before anything is uploaded (default: inferred from the folder)")
+	fs.StringVar(&o.neo4jVersion, "neo4j-version", "", "Neo4j version backed up: the layout checked, recorded in the manifest")
+	fs.StringVar(&o.adminExit, "neo4j-admin-exit", "", "file of neo4j-admin's exit codes, a line \"<code> <database,…>\" per call; checked with --databases (needs --neo4j-version)")
 	fs.StringVar(&o.keep, "keep", "", "then prune to this retention: a count (24) or an age (7d, 36h)")
 	fs.StringVar(&o.inUse, "in-use", "", "with --keep: comma list of backup IDs never to prune")
 	o.s3 = addS3Flags(fs)
@@ -84,23 +99,56 @@ func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) e
 			return usagef("--keep: %v", err)
 		}
 	}
+	var version neo4j.Version
+	if o.neo4jVersion != "" {
+		var err error
+		if version, err = neo4j.ParseVersion(o.neo4jVersion); err != nil {
+			return usagef("--neo4j-version: %v", err)
+		}
+	}
+	dbs := annotations.SplitList(o.databases)
+	if o.adminExit != "" && (len(dbs) == 0 || o.neo4jVersion == "") {
+		return usagef("--neo4j-admin-exit needs --databases and --neo4j-version: what the backup must hold, and how to read neo4j-admin's exit codes")
+	}
 	store, err := o.s3.open("to", o.to)
 	if err != nil {
 		return err
 	}
 	o.s3.limitMemory()
 
-	dbs := annotations.SplitList(o.databases)
-	if len(dbs) == 0 {
+	// Checked before anything is uploaded: a refused backup leaves nothing
+	// in the store, so nothing looks complete, and latest and retention
+	// never move to it.
+	var warnings []string
+	if len(dbs) > 0 {
+		checked, err := neo4j.CheckBackup(version, o.from, dbs, o.adminExit)
+		if err != nil {
+			what := "the backup"
+			if o.id != "" {
+				what = "backup " + o.id
+			}
+			return fmt.Errorf("%s was not uploaded: %w", what, err)
+		}
+		dbs, warnings = checked.Databases, checked.Warnings
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+	} else {
 		// A folder that cannot be read fails the upload below, with the
 		// message that says so.
-		dbs, _ = neo4j.DatabasesIn(o.from)
+		found, _ := neo4j.DatabasesIn(o.from)
+		for _, db := range found {
+			if db = strings.ToLower(db); !slices.Contains(dbs, db) {
+				dbs = append(dbs, db)
+			}
+		}
 	}
 	progress := newTransferProgress(stderr, "uploading")
 	m, err := store.Upload(ctx, o.from, storage.UploadOptions{
 		ID:           o.id,
 		Databases:    dbs,
 		Neo4jVersion: o.neo4jVersion,
+		Warnings:     warnings,
 		Progress:     progress,
 	})
 	progress.finish(err == nil)
@@ -108,15 +156,25 @@ func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) e
 		return err
 	}
 	fmt.Fprintln(stdout, m.BackupID)
-	if o.keep == "" {
-		return nil
+	if o.keep != "" {
+		removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: annotations.SplitList(o.inUse)})
+		for _, b := range removed {
+			fmt.Fprintf(stderr, "pruned backup %s (%s)\n", b.ID, b.Status)
+		}
+		if err != nil {
+			return fmt.Errorf("backup %s is uploaded, but pruning failed: %w", m.BackupID, err)
+		}
 	}
-	removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: annotations.SplitList(o.inUse)})
-	for _, b := range removed {
-		fmt.Fprintf(stderr, "pruned backup %s (%s)\n", b.ID, b.Status)
-	}
-	if err != nil {
-		return fmt.Errorf("backup %s is uploaded, but pruning failed: %w", m.BackupID, err)
+	if len(warnings) > 0 {
+		// The last line: the container's termination message.
+		fmt.Fprintf(stderr, "backup %s uploaded with %s: %s\n", m.BackupID, count(len(warnings), "warning"), strings.Join(warnings, " | "))
 	}
 	return nil
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

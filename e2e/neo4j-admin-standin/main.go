@@ -2,30 +2,96 @@
 // tests and the demo, where no Neo4j Enterprise can run. It is built as
 // "neo4j-admin" and put on the PATH of the containers that run a Neo4j image.
 //
-// It accepts exactly the documented syntax of backup, restore, unbind and
-// --version for each version line — 4.0–4.1, 4.2–4.4 (adds
-// --expand-commands), 5.0–5.15 (one database per backup), 5.16+ and calendar
-// versions (several) — and fails on anything else, as the real one does. It
-// reads and writes files in the layouts the real one uses: 4.x backups are a
-// folder per database, 5.x backups are <db>-<yyyy-MM-ddTHH-mm-ss>.backup
-// artifacts (here a tar of the database's files).
+// It is a witness: it accepts exactly the options the Operations Manual of
+// the version it plays documents for backup, restore, unbind and --version,
+// validates their values where the manual says what they may be, and
+// refuses anything else (exit 2), as the real one does; options take their
+// value as --name=value, as the manual writes them. The option lists, by
+// the manual's page (github.com/neo4j/docs-operations, modules/ROOT/pages/):
+//
+//	neo4j-admin backup (backup-restore/online-backup.adoc, branches 4.0 … 4.4)
+//	  4.0, 4.1  --backup-dir --verbose --from --database --fallback-to-full
+//	            --pagecache --check-consistency --report-dir
+//	            --check-index-structure --check-graph --check-indexes
+//	            --check-label-scan-store --check-property-owners
+//	            --additional-config
+//	  4.2       + --include-metadata=all|users|roles; --database may glob (* ?)
+//	  4.3       + --expand-commands --prepare-restore --parallel-recovery (a bare flag)
+//	  4.4       --parallel-recovery=true|false
+//	neo4j-admin database backup (backup-restore/online-backup.adoc, 5.x and dev)
+//	  5.x       --to-path --from (host:port list, repeatable) --type=FULL|DIFF|AUTO
+//	            --compress --keep-failed --pagecache --parallel-recovery
+//	            --include-metadata=none|all|users|roles --inspect-path --verbose
+//	            --expand-commands --additional-config -h/--help; one <database>
+//	            before 5.16, several from 5.16; names may glob
+//	  5.24      + --temp-path
+//	  2025.04   + --prefer-diff-as-parent
+//	  2025.09   + --remote-address-resolution
+//	  2025.10   --include-metadata=users=<user,…>
+//	  2025.11   + --parallel-download --skip-recovery
+//	neo4j-admin restore (backup-restore/restore-backup.adoc)
+//	  4.0, 4.1  --from --verbose --database --force
+//	  4.2       + --move --to-data-directory --to-data-tx-directory
+//	  4.3       + --expand-commands
+//	neo4j-admin database restore (backup-restore/restore-backup.adoc)
+//	  5.x       --from-path --overwrite-destination --restore-until --to-path-data
+//	            --to-path-txn --verbose --expand-commands --additional-config
+//	  5.24      + --temp-path
+//	  2025.02   + --source-database
+//	neo4j-admin unbind (tools/unbind.adoc, tools/neo4j-admin/unbind.adoc)
+//	  4.0–4.2   --verbose
+//	  4.3       + --expand-commands --archive-cluster-state --archive-path
+//	neo4j-admin server unbind (tools/neo4j-admin/unbind.adoc, 5.x)
+//	  5.x       --verbose --expand-commands --archive-cluster-state
+//	            --archive-path --additional-config
+//
+// It behaves as the manual says: database names are case-insensitive and
+// lower-cased; the backup folder must exist before the call; 4.x backups
+// are a folder per database (a copy of the live database's files, which
+// hold its neostore), 5.x backups are <db>-<yyyy-MM-ddTHH-mm-ss>.backup
+// artifacts (here a tar of the database's files). Exit codes of backup, as
+// the manual documents them: 4.x 0 ok, 1 failed, 2 backup ok but the
+// consistency check failed, 3 backup ok but inconsistencies found; 5.x 0 ok,
+// 1 failed or succeeded with problems (a --from server that does not
+// answer). A usage error exits 2 on every line, so on 4.x only the backup
+// folder tells it from a failed consistency check, as with the real one.
 //
 // Environment:
 //
-//	NEO4J_STANDIN_VERSION  the Neo4j version it plays (required), e.g. 4.2.8
-//	NEO4J_STANDIN_LIVE     the "running server": a folder per database, what backup copies
-//	NEO4J_STANDIN_DATA     the data directory restore writes into (default /data)
-//	NEO4J_STANDIN_LOG      a file each invocation's arguments are appended to, one line each
+//	NEO4J_STANDIN_VERSION      the Neo4j version it plays (required), e.g. 4.2.8
+//	NEO4J_STANDIN_LIVE         the "running server": a folder per database, what backup copies
+//	NEO4J_STANDIN_DATA         the data directory restore writes into (default /data)
+//	NEO4J_STANDIN_LOG          a file each invocation's arguments are appended to, one line each
+//	NEO4J_STANDIN_HOSTS        <addr>=<db,…>;<addr>=<db,…>: which backup address hosts which
+//	                           databases (an address without port means port 6362). A --from
+//	                           address not listed does not answer. 4.x fails (exit 1) when its
+//	                           --from does not answer or does not host the database; 5.x tries
+//	                           every --from address in order, exits 1 when one did not answer
+//	                           (the backups it could take are written) and fails the databases
+//	                           no answering address hosts. Unset: every address hosts every
+//	                           live database.
+//	NEO4J_STANDIN_SILENT_FAIL  <db,…>: backup exits 0 without writing these databases'
+//	                           folder or artifact, as neo4j/neo4j#13107 reports of the real one
+//	NEO4J_STANDIN_CHECK_EXIT   2|3[=<db,…>]: a 4.x backup (of these databases; default every
+//	                           one) whose consistency check runs (the default) writes a good
+//	                           backup, then exits 2 (check failed) or 3 (inconsistencies
+//	                           found; a report lands in --report-dir if given)
 package main
 
 import (
 	"archive/tar"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,16 +103,38 @@ type usage struct{ msg string }
 
 func (u usage) Error() string { return u.msg }
 
+// exitCode is a command that ran and ends with code, msg on stderr.
+type exitCode struct {
+	code int
+	msg  string
+}
+
+func (e exitCode) Error() string { return e.msg }
+
 func main() {
 	err := run(os.Args[1:])
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "neo4j-admin (stand-in):", err)
-	if _, ok := err.(usage); ok {
-		os.Exit(2)
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(os.Stderr, "neo4j-admin (stand-in):", msg)
 	}
-	os.Exit(1)
+	os.Exit(codeOf(err))
+}
+
+// codeOf is the exit code err ends the stand-in with.
+func codeOf(err error) int {
+	var u usage
+	var e exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &u):
+		return 2
+	case errors.As(err, &e):
+		return e.code
+	}
+	return 1
 }
 
 func run(args []string) error {
@@ -80,42 +168,47 @@ func run4(v neo4j.Version, args []string) error {
 	if len(args) == 0 {
 		return usage{"no command given"}
 	}
-	expand := v.AtLeast(4, 2)
 	switch args[0] {
 	case "backup":
-		f, err := parse(args[1:], flags{"from": value, "backup-dir": value, "database": value, "fallback-to-full": boolean,
-			"pagecache": value, "check-consistency": boolean, "verbose": boolean, "additional-config": value}, expand, 0, 0)
-		if err != nil {
-			return err
-		}
-		if f.values["backup-dir"] == "" {
-			return usage{"Missing required option '--backup-dir=<path>'"}
-		}
-		from := or(f.values["from"], "localhost:6362")
-		if err := checkAddress(from); err != nil {
-			return err
-		}
-		db := or(f.values["database"], "neo4j")
-		return copyTree(filepath.Join(live(), db), filepath.Join(f.values["backup-dir"], db))
+		return backup4(v, args[1:])
 	case "restore":
-		f, err := parse(args[1:], flags{"from": value, "database": value, "force": boolean, "verbose": boolean, "move": boolean}, expand, 0, 0)
+		f, err := parse(args[1:], restore4Options(v), 0, 0)
 		if err != nil {
 			return err
 		}
-		if f.values["from"] == "" {
+		from := f.one("from")
+		if from == "" {
 			return usage{"Missing required option '--from=<path>'"}
 		}
-		db := or(f.values["database"], "neo4j")
-		target := filepath.Join(dataDir(), "databases", db)
-		if exists(target) && f.values["force"] != "true" {
+		if strings.Contains(from, ",") {
+			return fmt.Errorf("the stand-in restores one backup folder at a time, not %s", from)
+		}
+		db, err := databaseName(or(f.one("database"), "neo4j"), false)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(or(f.one("to-data-directory"), filepath.Join(dataDir(), "databases")), db)
+		if exists(target) && !f.on("force") {
 			return fmt.Errorf("Database with name [%s] already exists at %s; use --force to replace it", db, target)
 		}
-		if info, err := os.Stat(f.values["from"]); err != nil || !info.IsDir() {
-			return fmt.Errorf("Source directory does not exist: %s", f.values["from"])
+		if info, err := os.Stat(from); err != nil || !info.IsDir() {
+			return fmt.Errorf("Source directory does not exist: %s", from)
 		}
-		return replaceTree(f.values["from"], target)
+		if err := replaceTree(from, target); err != nil {
+			return err
+		}
+		if f.on("move") {
+			return os.RemoveAll(from)
+		}
+		return nil
 	case "unbind":
-		if _, err := parse(args[1:], flags{"verbose": boolean}, expand, 0, 0); err != nil {
+		known := options{"verbose": {kind: flag}}
+		if v.AtLeast(4, 3) {
+			known["expand-commands"] = option{kind: flag}
+			known["archive-cluster-state"] = option{kind: boolean}
+			known["archive-path"] = option{kind: value}
+		}
+		if _, err := parse(args[1:], known, 0, 0); err != nil {
 			return err
 		}
 		return os.RemoveAll(filepath.Join(dataDir(), "cluster-state"))
@@ -125,43 +218,146 @@ func run4(v neo4j.Version, args []string) error {
 	return usage{fmt.Sprintf("unrecognized command: %s", args[0])}
 }
 
+// backup4Options are neo4j-admin backup's options in v's manual.
+func backup4Options(v neo4j.Version) options {
+	o := options{
+		"backup-dir":             {kind: value},
+		"verbose":                {kind: flag},
+		"from":                   {kind: value, check: address},
+		"database":               {kind: value},
+		"fallback-to-full":       {kind: boolean},
+		"pagecache":              {kind: value, check: byteSize},
+		"check-consistency":      {kind: boolean},
+		"report-dir":             {kind: value},
+		"check-index-structure":  {kind: boolean},
+		"check-graph":            {kind: boolean},
+		"check-indexes":          {kind: boolean},
+		"check-label-scan-store": {kind: boolean},
+		"check-property-owners":  {kind: boolean},
+		"additional-config":      {kind: value, check: existingFile},
+	}
+	if v.AtLeast(4, 2) {
+		o["include-metadata"] = option{kind: value, check: oneOf("all", "users", "roles")}
+	}
+	if v.AtLeast(4, 3) {
+		o["expand-commands"] = option{kind: flag}
+		o["prepare-restore"] = option{kind: boolean}
+		o["parallel-recovery"] = option{kind: flag} // 4.3: [--parallel-recovery]
+	}
+	if v.AtLeast(4, 4) {
+		o["parallel-recovery"] = option{kind: boolean} // 4.4: [--parallel-recovery=<true/false>]
+	}
+	return o
+}
+
+func restore4Options(v neo4j.Version) options {
+	o := options{"from": {kind: value}, "verbose": {kind: flag}, "database": {kind: value}, "force": {kind: flag}}
+	if v.AtLeast(4, 2) {
+		o["move"] = option{kind: flag}
+		o["to-data-directory"] = option{kind: value}
+		o["to-data-tx-directory"] = option{kind: value}
+	}
+	if v.AtLeast(4, 3) {
+		o["expand-commands"] = option{kind: flag}
+	}
+	return o
+}
+
+// backup4 is neo4j-admin backup: one --from server, one database (or, from
+// 4.2, a pattern), a folder <backup-dir>/<database> each.
+func backup4(v neo4j.Version, args []string) error {
+	f, err := parse(args, backup4Options(v), 0, 0)
+	if err != nil {
+		return err
+	}
+	dir := f.one("backup-dir")
+	if dir == "" {
+		return usage{"Missing required option '--backup-dir=<path>'"}
+	}
+	pattern, err := databaseName(or(f.one("database"), "neo4j"), v.AtLeast(4, 2))
+	if err != nil {
+		return err
+	}
+	if f.has("include-metadata") && pattern == "system" {
+		return errors.New("--include-metadata cannot be used for backing up the system database")
+	}
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return fmt.Errorf("Directory '%s' does not exist", dir)
+	}
+	env, err := readFaults(v)
+	if err != nil {
+		return err
+	}
+	from := normalAddress(or(f.one("from"), "localhost:6362"))
+	hosted, answers := env.hosted(from)
+	if !answers {
+		return fmt.Errorf("Unable to connect to %s: the server does not answer", from)
+	}
+	dbs := []string{pattern}
+	if isPattern(pattern) {
+		if dbs = matching(pattern, hosted); len(dbs) == 0 {
+			return fmt.Errorf("No database on %s matches '%s'", from, pattern)
+		}
+	}
+	var failed []string
+	for _, db := range dbs {
+		switch {
+		case !slices.Contains(hosted, db):
+			fmt.Fprintf(os.Stderr, "Database '%s' does not exist on %s\n", db, from)
+			failed = append(failed, db)
+		case env.silentFail[db]:
+		default:
+			// An existing backup is brought up to date: here, replaced.
+			if err := replaceTree(filepath.Join(live(), db), filepath.Join(dir, db)); err != nil {
+				return err
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("Backup failed for %s", strings.Join(failed, ", "))
+	}
+	checked := f.onDefault("check-consistency", true) && f.onDefault("prepare-restore", true)
+	checkFails := env.checkExit != 0 && slices.ContainsFunc(dbs, func(db string) bool { return env.checkDBs == nil || env.checkDBs[db] })
+	switch {
+	case !checked || !checkFails:
+		return nil
+	case env.checkExit == 3 && f.one("report-dir") != "":
+		report := filepath.Join(f.one("report-dir"), "inconsistencies-"+time.Now().UTC().Format("2006-01-02.15.04.05")+".report")
+		if err := os.WriteFile(report, []byte("ERROR: inconsistencies found (stand-in)\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	if env.checkExit == 2 {
+		return exitCode{2, "Backup succeeded but consistency check failed"}
+	}
+	return exitCode{3, "Backup succeeded but consistency check found inconsistencies"}
+}
+
 func run5(v neo4j.Version, args []string) error {
 	if len(args) < 2 {
 		return usage{fmt.Sprintf("Unmatched argument at index 0: %q: Neo4j %s takes 'database backup', 'database restore', 'server unbind'", strings.Join(args, " "), v)}
 	}
 	switch args[0] + " " + args[1] {
 	case "database backup":
-		maxDBs := 1
-		if v.AtLeast(5, 16) {
-			maxDBs = -1
-		}
-		f, err := parse(args[2:], flags{"from": value, "to-path": value, "type": value, "compress": boolean, "verbose": boolean,
-			"pagecache": value, "keep-failed": boolean, "parallel-recovery": boolean, "include-metadata": value, "additional-config": value}, true, 1, maxDBs)
-		if err != nil {
-			return err
-		}
-		if f.values["to-path"] == "" {
-			return usage{"Missing required option: '--to-path=<path>'"}
-		}
-		for _, addr := range strings.Split(or(f.values["from"], "localhost:6362"), ",") {
-			if err := checkAddress(addr); err != nil {
-				return err
-			}
-		}
-		stamp := time.Now().UTC().Format("2006-01-02T15-04-05")
-		for _, db := range f.positional {
-			if err := writeArtifact(filepath.Join(live(), db), filepath.Join(f.values["to-path"], db+"-"+stamp+".backup")); err != nil {
-				return err
-			}
-		}
-		return nil
+		return backup5(v, args[2:])
 	case "database restore":
-		f, err := parse(args[2:], flags{"from-path": value, "overwrite-destination": boolean, "verbose": boolean, "restore-until": value,
-			"to-path-data": value, "to-path-txn": value, "additional-config": value}, true, 0, 1)
+		known := options{"from-path": {kind: value}, "overwrite-destination": {kind: boolean}, "verbose": {kind: flag},
+			"restore-until": {kind: value}, "to-path-data": {kind: value}, "to-path-txn": {kind: value},
+			"additional-config": {kind: value, check: existingFile}, "expand-commands": {kind: flag}, "help": {kind: flag}}
+		if v.AtLeast(5, 24) {
+			known["temp-path"] = option{kind: value}
+		}
+		if v.AtLeast(2025, 2) {
+			known["source-database"] = option{kind: value}
+		}
+		f, err := parse(args[2:], known, 0, 1)
 		if err != nil {
 			return err
 		}
-		from := f.values["from-path"]
+		if f.on("help") {
+			return help("database restore", known)
+		}
+		from := f.one("from-path")
 		if from == "" {
 			return usage{"Missing required option: '--from-path=<path>[,<path>...]'"}
 		}
@@ -172,62 +368,425 @@ func run5(v neo4j.Version, args []string) error {
 		if len(f.positional) == 1 {
 			db = f.positional[0]
 		}
+		if db, err = databaseName(db, false); err != nil {
+			return err
+		}
 		target := filepath.Join(dataDir(), "databases", db)
-		if exists(target) && f.values["overwrite-destination"] != "true" {
+		if exists(target) && !f.on("overwrite-destination") {
 			return fmt.Errorf("Database with name [%s] already exists; use --overwrite-destination=true to replace it", db)
 		}
 		return readArtifact(from, target)
 	case "server unbind":
-		_, err := parse(args[2:], flags{"verbose": boolean}, true, 0, 0)
+		known := options{"verbose": {kind: flag}, "expand-commands": {kind: flag}, "help": {kind: flag},
+			"archive-cluster-state": {kind: boolean}, "archive-path": {kind: value}, "additional-config": {kind: value, check: existingFile}}
+		f, err := parse(args[2:], known, 0, 0)
 		if err != nil {
 			return err
+		}
+		if f.on("help") {
+			return help("server unbind", known)
 		}
 		return os.RemoveAll(filepath.Join(dataDir(), "cluster-state"))
 	}
 	return usage{fmt.Sprintf("Unmatched argument at index 0: '%s' (Neo4j %s takes 'database backup', 'database restore', 'server unbind')", args[0], v)}
 }
 
+// backup5Options are neo4j-admin database backup's options in v's manual.
+func backup5Options(v neo4j.Version) options {
+	metadata := oneOf("none", "all", "users", "roles")
+	if v.AtLeast(2025, 10) {
+		metadata = func(s string) error {
+			if users, ok := strings.CutPrefix(s, "users="); ok && users != "" && !slices.Contains(strings.Split(users, ","), "") {
+				return nil
+			}
+			return oneOf("none", "all", "users", "users=<user,…>", "roles")(s)
+		}
+	}
+	o := options{
+		"to-path":           {kind: value},
+		"from":              {kind: value, check: addresses, repeat: true},
+		"type":              {kind: value, check: oneOf("FULL", "DIFF", "AUTO")},
+		"compress":          {kind: boolean},
+		"keep-failed":       {kind: boolean},
+		"pagecache":         {kind: value, check: byteSize},
+		"include-metadata":  {kind: value, check: metadata},
+		"parallel-recovery": {kind: boolean},
+		"inspect-path":      {kind: value},
+		"verbose":           {kind: flag},
+		"expand-commands":   {kind: flag},
+		"additional-config": {kind: value, check: existingFile},
+		"help":              {kind: flag},
+	}
+	if v.AtLeast(5, 24) {
+		o["temp-path"] = option{kind: value}
+	}
+	if v.AtLeast(2025, 4) {
+		o["prefer-diff-as-parent"] = option{kind: flag}
+	}
+	if v.AtLeast(2025, 9) {
+		o["remote-address-resolution"] = option{kind: boolean}
+	}
+	if v.AtLeast(2025, 11) {
+		o["parallel-download"] = option{kind: boolean}
+		o["skip-recovery"] = option{kind: boolean}
+	}
+	return o
+}
+
+// backup5 is neo4j-admin database backup: every --from address tried in
+// order for each database, an artifact per database backed up.
+func backup5(v neo4j.Version, args []string) error {
+	maxDBs := 1
+	if v.AtLeast(5, 16) {
+		maxDBs = -1
+	}
+	known := backup5Options(v)
+	f, err := parse(args, known, 0, maxDBs)
+	if err != nil {
+		return err
+	}
+	if f.on("help") {
+		return help("database backup", known)
+	}
+	if inspect := f.one("inspect-path"); inspect != "" {
+		return inspectArtifacts(inspect)
+	}
+	to := f.one("to-path")
+	if to == "" {
+		return usage{"Missing required option: '--to-path=<path>'"}
+	}
+	if len(f.positional) == 0 {
+		return usage{"Missing required parameter: '<database>'"}
+	}
+	if strings.Contains(to, "://") {
+		return fmt.Errorf("the stand-in backs up into local folders only, not %s", to)
+	}
+	if info, err := os.Stat(to); err != nil || !info.IsDir() {
+		return fmt.Errorf("Directory '%s' does not exist", to)
+	}
+	env, err := readFaults(v)
+	if err != nil {
+		return err
+	}
+	var from []string
+	for _, list := range f.values["from"] {
+		for _, a := range strings.Split(list, ",") {
+			from = append(from, normalAddress(a))
+		}
+	}
+	if len(from) == 0 {
+		from = []string{"localhost:6362"}
+	}
+	unanswered := map[string]bool{}
+	// hostOf is the first --from address that answers and hosts db.
+	hostOf := func(db string) string {
+		for _, addr := range from {
+			hosted, answers := env.hosted(addr)
+			if !answers {
+				unanswered[addr] = true
+				continue
+			}
+			if slices.Contains(hosted, db) {
+				return addr
+			}
+		}
+		return ""
+	}
+	var dbs []string
+	for _, p := range f.positional {
+		name, err := databaseName(p, true)
+		if err != nil {
+			return err
+		}
+		if !isPattern(name) {
+			dbs = append(dbs, name)
+			continue
+		}
+		// Every server contributes to the databases a pattern matches.
+		var all []string
+		for _, addr := range from {
+			hosted, answers := env.hosted(addr)
+			unanswered[addr] = unanswered[addr] || !answers
+			all = append(all, hosted...)
+		}
+		found := matching(name, all)
+		if len(found) == 0 {
+			return fmt.Errorf("No database matches '%s' on %s", name, strings.Join(from, ","))
+		}
+		dbs = append(dbs, found...)
+	}
+	backupType := or(f.one("type"), "AUTO")
+	stamp := time.Now().UTC().Format("2006-01-02T15-04-05")
+	var failed []string
+	for i, db := range dbs {
+		if slices.Contains(dbs[:i], db) {
+			continue
+		}
+		addr := hostOf(db)
+		if addr == "" {
+			fmt.Fprintf(os.Stderr, "Database '%s' is not hosted by any server that answered of %s\n", db, strings.Join(from, ","))
+			failed = append(failed, db)
+			continue
+		}
+		if env.silentFail[db] {
+			continue
+		}
+		if backupType == "DIFF" && !hasArtifact(to, db) {
+			fmt.Fprintf(os.Stderr, "Cannot take a differential backup of '%s': %s holds no backup of it\n", db, to)
+			failed = append(failed, db)
+			continue
+		}
+		if err := writeArtifact(filepath.Join(live(), db), filepath.Join(to, db+"-"+stamp+".backup")); err != nil {
+			return err
+		}
+	}
+	var problems []string
+	for _, addr := range from {
+		if unanswered[addr] {
+			problems = append(problems, "server "+addr+" did not answer")
+		}
+	}
+	if len(failed) > 0 {
+		problems = append(problems, "backup failed for "+strings.Join(failed, ", "))
+	}
+	if len(problems) > 0 {
+		return exitCode{1, strings.Join(problems, "; ")}
+	}
+	return nil
+}
+
+// help prints the options of a 5.x command, as -h does.
+func help(command string, known options) error {
+	names := make([]string, 0, len(known))
+	for name := range known {
+		names = append(names, "--"+name)
+	}
+	sort.Strings(names)
+	fmt.Printf("Usage: neo4j-admin %s [%s]\n", command, strings.Join(names, "] ["))
+	return nil
+}
+
+// faults are the environment's say about the servers and the failures to
+// play (see the package comment).
+type faults struct {
+	hosts      map[string][]string // nil: every address hosts every live database
+	silentFail map[string]bool
+	checkExit  int
+	checkDBs   map[string]bool // nil: every database
+}
+
+func readFaults(v neo4j.Version) (faults, error) {
+	f := faults{silentFail: map[string]bool{}}
+	for _, db := range strings.Split(os.Getenv("NEO4J_STANDIN_SILENT_FAIL"), ",") {
+		if db = strings.ToLower(strings.TrimSpace(db)); db != "" {
+			f.silentFail[db] = true
+		}
+	}
+	if s := os.Getenv("NEO4J_STANDIN_CHECK_EXIT"); s != "" {
+		c, dbs, restricted := strings.Cut(s, "=")
+		code, err := strconv.Atoi(c)
+		if err != nil || (code != 2 && code != 3) {
+			return f, fmt.Errorf("NEO4J_STANDIN_CHECK_EXIT=%s: give 2 (consistency check failed) or 3 (inconsistencies found), and =<db,…> to name databases", s)
+		}
+		if restricted {
+			f.checkDBs = map[string]bool{}
+			for _, db := range strings.Split(dbs, ",") {
+				f.checkDBs[strings.ToLower(strings.TrimSpace(db))] = true
+			}
+		}
+		if v.Major != 4 {
+			return f, fmt.Errorf("NEO4J_STANDIN_CHECK_EXIT: Neo4j %s backs up without a consistency check; only 4.x exits 2 or 3", v)
+		}
+		f.checkExit = code
+	}
+	if s := os.Getenv("NEO4J_STANDIN_HOSTS"); s != "" {
+		f.hosts = map[string][]string{}
+		for _, entry := range strings.Split(s, ";") {
+			addr, list, ok := strings.Cut(strings.TrimSpace(entry), "=")
+			if !ok || address(addr) != nil {
+				return f, fmt.Errorf("NEO4J_STANDIN_HOSTS: %q is not <host:port>=<db,…>", entry)
+			}
+			hosted := []string{}
+			for _, db := range strings.Split(list, ",") {
+				if db = strings.ToLower(strings.TrimSpace(db)); db != "" {
+					hosted = append(hosted, db)
+				}
+			}
+			f.hosts[normalAddress(addr)] = hosted
+		}
+	}
+	return f, nil
+}
+
+// hosted is what the server at addr hosts, and whether it answers at all.
+func (f faults) hosted(addr string) (databases []string, answers bool) {
+	var running []string
+	if entries, err := os.ReadDir(live()); err == nil {
+		for _, e := range entries {
+			if e.IsDir() {
+				running = append(running, strings.ToLower(e.Name()))
+			}
+		}
+	}
+	if f.hosts == nil {
+		return running, true
+	}
+	hosted, ok := f.hosts[addr]
+	if !ok {
+		return nil, false
+	}
+	var dbs []string
+	for _, db := range hosted {
+		if slices.Contains(running, db) {
+			dbs = append(dbs, db)
+		}
+	}
+	return dbs, true
+}
+
+// databaseNamePattern is Neo4j's rule (manage-databases/configuration.adoc):
+// 3-63 characters, an ASCII letter first, then letters, digits, dots and
+// dashes; case-insensitive, lower-cased.
+var databaseNamePattern = regexp.MustCompile(`^[a-z][a-z0-9.\-]{2,62}$`)
+
+// databaseName lower-cases a database name as Neo4j does and checks it; a
+// pattern of * and ? is allowed where the manual documents globbing.
+func databaseName(name string, glob bool) (string, error) {
+	name = strings.ToLower(name)
+	if glob && isPattern(name) {
+		if _, err := path.Match(name, ""); err == nil && regexp.MustCompile(`^[a-z0-9.\-*?]+$`).MatchString(name) {
+			return name, nil
+		}
+	} else if databaseNamePattern.MatchString(name) {
+		return name, nil
+	}
+	return "", fmt.Errorf("'%s' is not a valid database name: 3-63 characters, a letter first, then letters, digits, dots or dashes", name)
+}
+
+func isPattern(name string) bool { return strings.ContainsAny(name, "*?") }
+
+func matching(pattern string, dbs []string) []string {
+	var found []string
+	for _, db := range dbs {
+		if ok, _ := path.Match(pattern, db); ok && !slices.Contains(found, db) {
+			found = append(found, db)
+		}
+	}
+	sort.Strings(found)
+	return found
+}
+
+// hasArtifact reports whether dir holds a backup artifact of db, the parent
+// a differential backup needs.
+func hasArtifact(dir, db string) bool {
+	entries, _ := os.ReadDir(dir)
+	return slices.ContainsFunc(entries, func(e fs.DirEntry) bool {
+		name, ok := neo4j.DatabaseOf(e.Name(), false)
+		return ok && !e.IsDir() && name == db
+	})
+}
+
+// inspectArtifacts is --inspect-path: list the artifacts in a folder, or one.
+func inspectArtifacts(p string) error {
+	info, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("%s does not exist", p)
+	}
+	names := []string{filepath.Base(p)}
+	if info.IsDir() {
+		names = nil
+		entries, _ := os.ReadDir(p)
+		for _, e := range entries {
+			if db, ok := neo4j.DatabaseOf(e.Name(), false); ok && !e.IsDir() {
+				names = append(names, e.Name()+" "+db)
+			}
+		}
+	}
+	for _, n := range names {
+		fmt.Println(n)
+	}
+	return nil
+}
+
 type kind int
 
 const (
-	value   kind = iota // --name=value
-	boolean             // --name or --name=true|false
+	flag    kind = iota // --name, and nothing else: [--verbose]
+	boolean             // --name, --name=true or --name=false: [--compress[=true|false]]
+	value               // --name=value
 )
 
-type flags map[string]kind
+// option is one documented option: its kind, what its value may be, and
+// whether it may be given more than once.
+type option struct {
+	kind   kind
+	check  func(string) error
+	repeat bool
+}
+
+type options map[string]option
 
 type parsed struct {
-	values     map[string]string
+	values     map[string][]string
 	positional []string
 }
 
+func (p parsed) has(name string) bool { return len(p.values[name]) > 0 }
+
+func (p parsed) one(name string) string {
+	if vs := p.values[name]; len(vs) > 0 {
+		return vs[len(vs)-1]
+	}
+	return ""
+}
+
+func (p parsed) on(name string) bool { return p.onDefault(name, false) }
+
+func (p parsed) onDefault(name string, def bool) bool {
+	if !p.has(name) {
+		return def
+	}
+	return p.one(name) == "true"
+}
+
 // parse reads --name=value options and positional arguments, refusing any
-// option the version does not document, and more or fewer positional
-// arguments than minPos..maxPos (maxPos -1: any number).
-func parse(args []string, known flags, expandCommands bool, minPos, maxPos int) (parsed, error) {
-	p := parsed{values: map[string]string{}}
+// option the version does not document, a value the manual does not allow,
+// and more or fewer positional arguments than minPos..maxPos (maxPos -1:
+// any number).
+func parse(args []string, known options, minPos, maxPos int) (parsed, error) {
+	p := parsed{values: map[string][]string{}}
 	for _, a := range args {
+		if a == "-h" {
+			a = "--help"
+		}
 		if !strings.HasPrefix(a, "--") {
 			p.positional = append(p.positional, a)
 			continue
 		}
 		name, val, hasVal := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		k, ok := known[name]
-		if name == "expand-commands" && expandCommands {
-			k, ok = boolean, true
-		}
+		o, ok := known[name]
 		if !ok {
 			return p, usage{fmt.Sprintf("Unknown option: '--%s'", name)}
 		}
 		switch {
-		case k == value && !hasVal:
-			return p, usage{fmt.Sprintf("Missing required parameter for option '--%s'", name)}
-		case k == boolean && !hasVal:
+		case o.kind == flag && hasVal:
+			return p, usage{fmt.Sprintf("option '--%s' should be specified without '%s' parameter", name, val)}
+		case o.kind != value && !hasVal:
 			val = "true"
-		case k == boolean && val != "true" && val != "false":
+		case o.kind == boolean && val != "true" && val != "false":
 			return p, usage{fmt.Sprintf("Invalid value for option '--%s': '%s' is not a boolean", name, val)}
+		case o.kind == value && (!hasVal || val == ""):
+			return p, usage{fmt.Sprintf("Missing required parameter for option '--%s'", name)}
 		}
-		p.values[name] = val
+		if o.check != nil {
+			if err := o.check(val); err != nil {
+				return p, usage{fmt.Sprintf("Invalid value for option '--%s': %v", name, err)}
+			}
+		}
+		if p.has(name) && !o.repeat {
+			return p, usage{fmt.Sprintf("option '--%s' should be specified only once", name)}
+		}
+		p.values[name] = append(p.values[name], val)
 	}
 	if len(p.positional) < minPos {
 		return p, usage{"Missing required parameter: '<database>'"}
@@ -238,9 +797,56 @@ func parse(args []string, known flags, expandCommands bool, minPos, maxPos int) 
 	return p, nil
 }
 
-func checkAddress(addr string) error {
+func oneOf(allowed ...string) func(string) error {
+	return func(s string) error {
+		if slices.Contains(allowed, s) {
+			return nil
+		}
+		return fmt.Errorf("'%s' is not one of %s", s, strings.Join(allowed, ", "))
+	}
+}
+
+// address is a backup address: host or host:port (6362 when left out).
+func address(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = addr, "6362"
+	}
+	if n, err := strconv.Atoi(port); host == "" || strings.ContainsAny(host, ",:/ ") || err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("'%s' is not host:port", addr)
+	}
+	return nil
+}
+
+func addresses(list string) error {
+	for _, a := range strings.Split(list, ",") {
+		if err := address(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func normalAddress(addr string) string {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return usage{fmt.Sprintf("Invalid address '%s': expected host:port", addr)}
+		return net.JoinHostPort(addr, "6362")
+	}
+	return addr
+}
+
+// byteSizePattern is a size as Neo4j reads one: 8m, 512k, 2G, 4GiB, 100.
+var byteSizePattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*([kKmMgGtT][iI]?[bB]?|[bB])?$`)
+
+func byteSize(s string) error {
+	if byteSizePattern.MatchString(s) {
+		return nil
+	}
+	return fmt.Errorf("'%s' is not a size like 8m or 4g", s)
+}
+
+func existingFile(p string) error {
+	if info, err := os.Stat(p); err != nil || info.IsDir() {
+		return fmt.Errorf("file '%s' does not exist", p)
 	}
 	return nil
 }
@@ -257,7 +863,7 @@ func or(v, def string) string {
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// copyTree copies the database folder src to dst, which must not exist.
+// copyTree copies the database folder src to dst.
 func copyTree(src, dst string) error {
 	if !exists(src) {
 		return fmt.Errorf("Database '%s' does not exist on the server", filepath.Base(src))
@@ -277,6 +883,9 @@ func copyTree(src, dst string) error {
 
 // replaceTree makes dst a copy of src, removing what dst held.
 func replaceTree(src, dst string) error {
+	if !exists(src) {
+		return fmt.Errorf("Database '%s' does not exist on the server", filepath.Base(src))
+	}
 	if err := os.RemoveAll(dst); err != nil {
 		return err
 	}
@@ -304,9 +913,6 @@ func copyFile(src, dst string) error {
 func writeArtifact(src, artifact string) error {
 	if !exists(src) {
 		return fmt.Errorf("Database '%s' does not exist on the server", filepath.Base(src))
-	}
-	if err := os.MkdirAll(filepath.Dir(artifact), 0o755); err != nil {
-		return err
 	}
 	f, err := os.Create(artifact)
 	if err != nil {
