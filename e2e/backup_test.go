@@ -72,6 +72,72 @@ func TestScheduledBackupRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSilentFailureLeavesNoBackup runs a scheduled backup of a cluster of
+// three servers (the official chart's shape: one StatefulSet each, grouped
+// by helm.neo4j.com/neo4j.name) whose neo4j-admin exits 0 without backing
+// up database neo4j, as neo4j/neo4j#13107 reports: the run must fail, S3
+// must hold nothing of it, and latest must still be the good backup.
+func TestSilentFailureLeavesNoBackup(t *testing.T) {
+	t.Parallel()
+	const image, version, good = "neo4j:2025.06.0-enterprise", "2025.06.0", "2021-11-11T10:00:00Z"
+	w := newWorld(t, "silent-failure", map[string]string{"neo4j-backup.io/schedule": "* * * * *", "neo4j-backup.io/keep": "1"})
+	location := "s3://" + w.s3.Bucket + "/neo4j/" + w.ns + "/my-cluster"
+	w.setLive("good", "neo4j", "system")
+	dir := t.TempDir()
+	if out, err := execStandin(t, version, w.live, "database", "backup", "--from=server-1-admin:6362", "--to-path="+dir, "neo4j", "system").CombinedOutput(); err != nil {
+		t.Fatalf("stand-in backup: %v: %s", err, out)
+	}
+	if out, err := w.neo4jBackup("upload", "--from", dir, "--to", location, "--id", good, "--databases", "neo4j,system"); err != nil {
+		t.Fatalf("upload: %v: %s", err, out)
+	}
+	w.adminCalls()
+
+	w.setLive("live", "neo4j", "system")
+	for _, name := range []string{"server-1", "server-2", "server-3"} {
+		w.createServer(name, image, nil, map[string]string{"helm.neo4j.com/neo4j.name": "my-cluster"})
+	}
+	w.runner.StandinEnv = append(w.runner.StandinEnv, "NEO4J_STANDIN_SILENT_FAIL=neo4j")
+	pod := w.waitBackupPod()
+	if pod.Labels[batchv1.JobNameLabel] == "" || !strings.HasPrefix(pod.Labels[batchv1.JobNameLabel], "neo4j-backup-my-cluster-") {
+		t.Fatalf("the backup pod belongs to Job %q; want one of CronJob neo4j-backup-my-cluster", pod.Labels[batchv1.JobNameLabel])
+	}
+	results, err := w.runner.Run(context.Background(), pod.ObjectMeta, &pod.Spec, false)
+	if err != nil {
+		t.Fatalf("running the backup pod: %v", err)
+	}
+	if names := resultNames(results); names != "neo4j-admin-backup,upload" {
+		t.Fatalf("ran %s, want neo4j-admin-backup then upload", names)
+	}
+	if results[0].ExitCode != 0 {
+		t.Fatalf("neo4j-admin-backup exited %d (%s); it records neo4j-admin's exit code and leaves the verdict to upload", results[0].ExitCode, results[0].Message)
+	}
+	if r := results[1]; r.ExitCode != 1 || !strings.Contains(r.Message, "neo4j") || !strings.Contains(r.Message, "was not uploaded") {
+		t.Fatalf("upload exited %d with %q; want 1 and a line saying database neo4j's backup is missing", r.ExitCode, r.Message)
+	}
+
+	// One neo4j-admin call, asking all three servers.
+	calls := w.adminCalls()
+	if len(calls) != 1 || !strings.Contains(calls[0], "server-1") || !strings.Contains(calls[0], "server-2") || !strings.Contains(calls[0], "server-3") {
+		t.Errorf("neo4j-admin was called\n%s\nwant one backup call from server-1, server-2 and server-3", strings.Join(calls, "\n"))
+	}
+
+	out, err := w.neo4jBackup("list", "--from", location, "-o", "json")
+	if err != nil {
+		t.Fatalf("list: %v: %s", err, out)
+	}
+	var listed []struct{ ID, Status string }
+	if err := json.Unmarshal([]byte(out), &listed); err != nil {
+		t.Fatalf("list -o json printed %q: %v", out, err)
+	}
+	if len(listed) != 1 || listed[0].ID != good || listed[0].Status != "complete" {
+		t.Fatalf("after the failed run the store lists %+v; want only the good backup %s, complete", listed, good)
+	}
+	fetched := t.TempDir()
+	if out, err := w.neo4jBackup("fetch", "--from", location, "--at", "latest", "--to", fetched); err != nil || !strings.Contains(out, good) {
+		t.Fatalf("fetch --at latest: %v: %s; want backup %s", err, out, good)
+	}
+}
+
 // waitBackupPod waits for the CronJob, for the Job the cronjob controller
 // starts from it (within its first minute), and for the Job's pod.
 func (w *world) waitBackupPod() *corev1.Pod {

@@ -131,12 +131,23 @@ func (w *world) backup(version string, command func(string) []string, location, 
 // template and a Neo4j container that meets the restricted standard.
 func (w *world) createStatefulSet(image string, env []corev1.EnvVar) {
 	w.t.Helper()
-	labels := map[string]string{"app": "graph"}
+	w.createServer("graph", image, env, nil)
+}
+
+// createServer makes StatefulSet name like createStatefulSet, its pods and
+// itself carrying the labels given besides app=name.
+func (w *world) createServer(name, image string, env []corev1.EnvVar, extraLabels map[string]string) {
+	w.t.Helper()
+	selector := map[string]string{"app": name}
+	labels := map[string]string{"app": name}
+	for k, v := range extraLabels {
+		labels[k] = v
+	}
 	sts := &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "graph"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec: appsv1.StatefulSetSpec{
-			Replicas: ptr.To[int32](0), ServiceName: "graph", PodManagementPolicy: appsv1.ParallelPodManagement,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Replicas: ptr.To[int32](0), ServiceName: name, PodManagementPolicy: appsv1.ParallelPodManagement,
+			Selector: &metav1.LabelSelector{MatchLabels: selector},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{

@@ -118,7 +118,7 @@ func BackupMemory(limit int64) (heap, pageCache string) {
 // (<dir>/<database>), for 5.x and calendar versions its backup artifact
 // (<database>-<time>.backup); BackupPath finds either. expandCommands adds
 // --expand-commands, needed when the configuration uses command expansion
-// (4.2 on).
+// (documented for restore and unbind from 4.3; 4.2 has it only for import).
 //
 //	4.x:             neo4j-admin restore --from=PATH --database=DB --force
 //	5.x, calendar:   neo4j-admin database restore --from-path=PATH --overwrite-destination=true DB
@@ -129,7 +129,7 @@ func RestoreCommand(v Version, from, database string, expandCommands bool) []str
 	} else {
 		cmd = []string{"neo4j-admin", "database", "restore", "--from-path=" + from, "--overwrite-destination=true", database}
 	}
-	if expandCommands && v.AtLeast(4, 2) {
+	if expandCommands && v.AtLeast(4, 3) {
 		cmd = append(cmd, "--expand-commands")
 	}
 	return cmd
@@ -144,7 +144,7 @@ func UnbindCommand(v Version, expandCommands bool) []string {
 	if v.Major == 4 {
 		cmd = []string{"neo4j-admin", "unbind"}
 	}
-	if expandCommands && v.AtLeast(4, 2) {
+	if expandCommands && v.AtLeast(4, 3) {
 		cmd = append(cmd, "--expand-commands")
 	}
 	return cmd

@@ -30,9 +30,13 @@ type Marker struct {
 	RestoredAt time.Time `json:"restoredAt"`
 }
 
-// Serves reports whether the marker already served the request at from.
-func (m *Marker) Serves(request, from string) bool {
-	return m != nil && m.Request == request && m.From == from
+// Serves reports whether the marker already served the request. The place
+// is not compared: it moves without the user asking for a new restore (an
+// upgrade that files backups by deployment, a new destination on the
+// Namespace), and restoring then would throw away what was written since.
+// A new restore is asked for with a new value: a backup ID or a time.
+func (m *Marker) Serves(request string) bool {
+	return m != nil && m.Request == request
 }
 
 // ReadMarker reads the marker; a missing one is (nil, nil).

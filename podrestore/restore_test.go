@@ -3,6 +3,7 @@ package podrestore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
 var standin struct {
@@ -147,7 +150,7 @@ func TestRestoreEachVersionLine(t *testing.T) {
 				}
 			}
 			m, err := ReadMarker(filepath.Join(data, ".neo4j-backup", "restored"))
-			if err != nil || m == nil || m.BackupID != "2021-11-11T10:00:00Z" || !m.Serves("latest", "s3://b/p/ns/sts") {
+			if err != nil || m == nil || m.BackupID != "2021-11-11T10:00:00Z" || !m.Serves("latest") {
 				t.Errorf("marker = %+v, %v; want backup 2021-11-11T10:00:00Z for request latest", m, err)
 			}
 			if _, err := os.Stat(stageDir); !os.IsNotExist(err) {
@@ -259,5 +262,39 @@ func TestRestoreMixedCaseDatabase(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(data, "databases", "neo4j", "neostore")); err != nil || string(b) != "store of neo4j" {
 		t.Errorf("database neo4j after the restore: %q, %v", b, err)
+	}
+}
+
+// storeNotAsked fails the test if the store is asked anything.
+type storeNotAsked struct{ t *testing.T }
+
+func (s storeNotAsked) Resolve(context.Context, string) (storage.Backup, error) {
+	s.t.Error("the store was asked to resolve a request the marker shows served")
+	return storage.Backup{}, errors.New("not asked")
+}
+
+func (s storeNotAsked) Fetch(context.Context, string, string, storage.FetchOptions) (storage.Backup, string, error) {
+	s.t.Error("the store was asked to fetch a request the marker shows served")
+	return storage.Backup{}, "", errors.New("not asked")
+}
+
+// A request already served is not restored again when only the place moved
+// (backups now filed by deployment, another destination on the Namespace):
+// restoring then would throw away what was written since.
+func TestStageSkipsTheSameRequestFromAMovedPlace(t *testing.T) {
+	data := t.TempDir()
+	marker := filepath.Join(data, ".neo4j-backup", "restored")
+	if err := writeJSON(marker, Marker{Request: "latest", From: "s3://b/p/ns/graph-core", BackupID: "2021-11-11T10:00:00Z"}); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	plan, err := Stage(context.Background(), storeNotAsked{t}, StageOptions{
+		At: "latest", From: "s3://b/p/ns/graph", Stage: filepath.Join(t.TempDir(), "stage"), Marker: marker, Log: &log,
+	})
+	if err != nil || !plan.Skip || plan.BackupID != "2021-11-11T10:00:00Z" {
+		t.Fatalf("Stage = %+v, %v; want a skip of backup 2021-11-11T10:00:00Z", plan, err)
+	}
+	if !strings.Contains(log.String(), "backups are now looked for in s3://b/p/ns/graph") {
+		t.Errorf("log %q does not say the place moved", log.String())
 	}
 }

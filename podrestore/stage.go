@@ -54,8 +54,11 @@ func Stage(ctx context.Context, store Store, o StageOptions) (*Plan, error) {
 	}
 	plan := &Plan{Request: o.At, From: o.From}
 	switch {
-	case marker.Serves(o.At, o.From):
+	case marker.Serves(o.At):
 		fmt.Fprintf(o.Log, "the data volume already holds backup %s, restored for %s on %s; nothing to fetch\n", marker.BackupID, o.At, marker.RestoredAt.Format("2006-01-02 15:04:05Z"))
+		if marker.From != o.From {
+			fmt.Fprintf(o.Log, "it was restored from %s and backups are now looked for in %s; the request is the same, so nothing is restored: annotate a backup ID or time to restore again\n", marker.From, o.From)
+		}
 		plan.Skip, plan.BackupID = true, marker.BackupID
 	default:
 		b, err := store.Resolve(ctx, o.At)
