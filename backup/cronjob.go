@@ -151,7 +151,8 @@ func backupScript(v neo4j.Version, from, databases []string, pageCache string) s
 
 // uploadArgs is the upload command line: check the backup folder against
 // the databases asked for and neo4j-admin's exit codes, upload it to
-// <destination>/<namespace>/<deployment>, then retention.
+// <destination>/<namespace>/<deployment>, then retention; its Outcome goes
+// to the termination message (outcome.go).
 func uploadArgs(s Settings) []string {
 	args := []string{"upload",
 		"--from", backupDir,
@@ -172,7 +173,8 @@ func uploadArgs(s Settings) []string {
 	if s.Region != "" {
 		args = append(args, "--region", s.Region)
 	}
-	return append(args, "--neo4j-admin-exit", adminExitFile)
+	// The outcome, for the Job watch to read from the pod's status.
+	return append(args, "--neo4j-admin-exit", adminExitFile, "--termination-log", TerminationLog)
 }
 
 // scratch is the volume the backup is written to: an emptyDir, or a generic

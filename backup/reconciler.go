@@ -95,11 +95,13 @@ func registerMetrics(cache client.Reader) error {
 // reconciler made (by label), whole: their managed fields say which fields it
 // applied. StatefulSets, of which a cluster may have many and large, are held
 // trimmed to what the reconciler reads (trimStatefulSet): nothing else in the
-// manager may read StatefulSets from its cache.
+// manager may read StatefulSets from its cache. Jobs, of the backup CronJobs
+// only (by label), are trimmed to what the Job watch reads (trimJob).
 func CacheByObject() map[client.Object]cache.ByObject {
 	return map[client.Object]cache.ByObject{
 		&batchv1.CronJob{}:    {Label: labels.SelectorFromSet(labels.Set{LabelManagedBy: managedBy})},
 		&appsv1.StatefulSet{}: {Transform: trimStatefulSet},
+		&batchv1.Job{}:        {Label: labels.SelectorFromSet(labels.Set{LabelManagedBy: managedBy}), Transform: trimJob},
 	}
 }
 
@@ -152,8 +154,8 @@ func trimStatefulSet(in any) (any, error) {
 	}, nil
 }
 
-// Setup registers the backup reconciler with mgr, whose cache was made with
-// CacheByObject. Like every controller of a manager it runs only on the
+// Setup registers the backup reconciler and the Job watch (jobs.go) with mgr,
+// whose cache was made with CacheByObject. Like every controller of a manager it runs only on the
 // replica that holds the leader lease when leader election is on.
 func Setup(mgr ctrl.Manager, cfg Config) error {
 	r := &reconciler{
@@ -164,6 +166,9 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		warnings: map[string]map[string]string{},
 	}
 	if err := registerMetrics(mgr.GetCache()); err != nil {
+		return err
+	}
+	if err := setupJobWatch(mgr); err != nil {
 		return err
 	}
 	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -442,6 +447,12 @@ const noteMax = 1000
 // keeping the earlier message, so a changed namespace or StatefulSet must
 // make a new Event.
 func (r *reconciler) event(ns *metav1.PartialObjectMetadata, related runtime.Object, eventType, reason, action, format string, args ...any) {
+	recordEvent(r.events, ns, related, eventType, reason, action, format, args...)
+}
+
+// recordEvent records an Event on the namespace, as the reconciler's event
+// says, with events.
+func recordEvent(events recorder.EventRecorder, ns *metav1.PartialObjectMetadata, related runtime.Object, eventType, reason, action, format string, args ...any) {
 	note := fmt.Sprintf(format, args...)
 	if len(note) > noteMax {
 		cut := noteMax
@@ -451,7 +462,7 @@ func (r *reconciler) event(ns *metav1.PartialObjectMetadata, related runtime.Obj
 		note = note[:cut] + "…"
 	}
 	regarding := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name, UID: ns.UID, ResourceVersion: ns.ResourceVersion}}
-	r.events.Eventf(regarding, related, eventType, reason, action, "%s", note)
+	events.Eventf(regarding, related, eventType, reason, action, "%s", note)
 }
 
 // describe says in a line what a CronJob does, for its Events: no

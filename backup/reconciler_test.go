@@ -247,7 +247,7 @@ exit 0`
 	if admin := podSpec(cj).InitContainers[0]; len(admin.Env) != 1 || admin.Env[0].Name != "HEAP_SIZE" || admin.Env[0].Value != "1024m" || admin.Resources.Limits.Memory().String() != "2Gi" {
 		t.Errorf("init container env %v, memory limit %v; want HEAP_SIZE=1024m and 2Gi", admin.Env, admin.Resources.Limits.Memory())
 	}
-	wantArgs := "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 7d --neo4j-admin-exit /backup/neo4j-admin.exit"
+	wantArgs := "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 7d --neo4j-admin-exit /backup/neo4j-admin.exit --termination-log /dev/termination-log"
 	if got := uploadArgsOf(cj); got != wantArgs {
 		t.Errorf("upload args:\n got %s\nwant %s", got, wantArgs)
 	}
@@ -277,7 +277,7 @@ exit 0`
 	// Changed annotations, and a restore naming a backup ID: updated.
 	annotate(t, kube, "Namespace", "", "shop", map[string]string{annotations.Keep: "24", annotations.Suspend: "true", annotations.Timezone: "Europe/Berlin", annotations.BackupMemory: "4Gi"})
 	annotate(t, kube, "StatefulSet", "shop", "graph", map[string]string{annotations.Restore: "2021-11-11T10:00:00Z"})
-	wantArgs = "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 24 --in-use 2021-11-11T10:00:00Z --neo4j-admin-exit /backup/neo4j-admin.exit"
+	wantArgs = "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 24 --in-use 2021-11-11T10:00:00Z --neo4j-admin-exit /backup/neo4j-admin.exit --termination-log /dev/termination-log"
 	cj = waitCronJob(t, kube, "shop", name, "the CronJob updated to the new annotations", func(cj *batchv1.CronJob) bool {
 		return uploadArgsOf(cj) == wantArgs && ptr.Deref(cj.Spec.Suspend, false) && ptr.Deref(cj.Spec.TimeZone, "") == "Europe/Berlin" &&
 			strings.Contains(scriptOf(cj), "--pagecache=1024m") && podSpec(cj).InitContainers[0].Resources.Limits.Memory().String() == "4Gi"

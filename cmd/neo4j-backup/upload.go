@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
+	"github.com/neo4j-backup/neo4j-backup/backup"
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
@@ -22,6 +23,7 @@ type uploadOptions struct {
 	neo4jVersion         string
 	adminExit            string
 	keep, inUse          string
+	terminationLog       string
 	s3                   *s3Flags
 }
 
@@ -41,7 +43,13 @@ neo4j-admin exited with; with --neo4j-admin-exit, also reads neo4j-admin's
 exit codes. A backup that fails the check is not uploaded at all and
 nothing is pruned. Problems that leave a good backup (4.x: consistency
 check failed, exit 2 or 3; 5.x: exit 1 with every artifact written) are
-recorded in the manifest as warnings and printed on stderr.`,
+recorded in the manifest as warnings and printed on stderr.
+
+With --termination-log, also writes the outcome there as one JSON object
+(under 4 KiB): {"backupId", "databases", "size", "warnings": [...]} when
+the backup was uploaded, {"backupId", "error"} when it was not. The backup
+CronJob points it at the container's termination message, which serve reads
+when the Job has finished.`,
 		Example: `  # A backup neo4j-admin wrote to /backups/graph, ID the time it started
   neo4j-backup upload --from /backups/graph --to s3://prod-backups/neo4j/shop/graph --id 2021-11-11T10:00:00Z
 
@@ -50,7 +58,8 @@ recorded in the manifest as warnings and printed on stderr.`,
 
   # What the backup CronJob runs: check neo4j-admin's work, then upload
   neo4j-backup upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph \
-    --databases neo4j,system --neo4j-version 5.26.0 --neo4j-admin-exit /backup/neo4j-admin.exit`,
+    --databases neo4j,system --neo4j-version 5.26.0 --neo4j-admin-exit /backup/neo4j-admin.exit \
+    --termination-log /dev/termination-log`,
 		GroupID: groupS3,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -69,11 +78,25 @@ recorded in the manifest as warnings and printed on stderr.`,
 	fs.StringVar(&o.adminExit, "neo4j-admin-exit", "", "file of neo4j-admin's exit codes, a line \"<code> <database,…>\" per call; checked with --databases (needs --neo4j-version)")
 	fs.StringVar(&o.keep, "keep", "", "then prune to this retention: a count (24) or an age (7d, 36h)")
 	fs.StringVar(&o.inUse, "in-use", "", "with --keep: comma list of backup IDs never to prune")
+	fs.StringVar(&o.terminationLog, "termination-log", "", "write the outcome to this file as JSON, the container's termination message (the backup CronJob: "+backup.TerminationLog+")")
 	o.s3 = addS3Flags(fs)
 	return cmd
 }
 
-func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) error {
+func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) (err error) {
+	var outcome backup.Outcome
+	if o.terminationLog != "" {
+		defer func() {
+			if err != nil {
+				outcome = backup.Failed(o.id, err)
+			}
+			// Not a failure of the upload: failing now would make the Job
+			// upload the backup again.
+			if werr := os.WriteFile(o.terminationLog, outcome.TerminationMessage(), 0o644); werr != nil {
+				fmt.Fprintf(stderr, "warning: the outcome is not in the termination message: %v\n", werr)
+			}
+		}()
+	}
 	if o.from == "" {
 		return usagef("--from DIR is required: the folder that holds the backup")
 	}
@@ -156,6 +179,7 @@ func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) e
 		return err
 	}
 	fmt.Fprintln(stdout, m.BackupID)
+	outcome = backup.Succeeded(m.BackupID, m.Databases, m.Size(), warnings)
 	if o.keep != "" {
 		removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: annotations.SplitList(o.inUse)})
 		for _, b := range removed {
@@ -166,7 +190,7 @@ func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) e
 		}
 	}
 	if len(warnings) > 0 {
-		// The last line: the container's termination message.
+		// The last line, for whoever reads the log.
 		fmt.Fprintf(stderr, "backup %s uploaded with %s: %s\n", m.BackupID, count(len(warnings), "warning"), strings.Join(warnings, " | "))
 	}
 	return nil

@@ -138,12 +138,25 @@ func TestUploadChecksTheBackup(t *testing.T) {
 			if !tt.noExitFile {
 				args = append(args, "--neo4j-admin-exit", exitFile)
 			}
+			terminationLog := filepath.Join(t.TempDir(), "termination-log")
+			args = append(args, "--termination-log", terminationLog)
 			code, stdout, stderr := cli(t, args...)
 			if code != tt.code {
 				t.Fatalf("upload = %d, %q, %q; want exit %d", code, stdout, stderr, tt.code)
 			}
+			message, err := os.ReadFile(terminationLog)
+			if err != nil {
+				t.Fatalf("no termination message: %v", err)
+			}
+			var outcome map[string]any
+			if err := json.Unmarshal(message, &outcome); err != nil {
+				t.Fatalf("termination message %q: %v", message, err)
+			}
 			listed := listBackups(t, dest)
 			if tt.code != 0 {
+				if errMsg, _ := outcome["error"].(string); len(outcome) != 2 || outcome["backupId"] != id || !strings.Contains(errMsg, tt.say) {
+					t.Errorf("termination message %s; want backupId %s and an error saying %q", message, id, tt.say)
+				}
 				if stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "backup "+id+" was not uploaded: ") || !strings.Contains(stderr, tt.say) {
 					t.Errorf("refusal: stdout %q, stderr %q; want one line saying %q", stdout, stderr, tt.say)
 				}
@@ -160,6 +173,17 @@ func TestUploadChecksTheBackup(t *testing.T) {
 			}
 			if len(listed) != 1 || listed[0].ID != id || listed[0].Status != storage.Complete || !slices.Equal(listed[0].Databases, tt.recorded) {
 				t.Fatalf("the store lists %+v; want backup %s complete with databases %v", listed, id, tt.recorded)
+			}
+			var got struct {
+				BackupID  string   `json:"backupId"`
+				Databases []string `json:"databases"`
+				Size      int64    `json:"size"`
+				Warnings  []string `json:"warnings"`
+			}
+			_ = json.Unmarshal(message, &got)
+			if _, ok := outcome["warnings"]; len(outcome) != 4 || !ok || got.BackupID != id || !slices.Equal(got.Databases, tt.recorded) ||
+				got.Size <= 0 || !slices.Equal(got.Warnings, listed[0].Warnings) {
+				t.Errorf("termination message %s; want backupId %s, databases %v, its size and warnings %q", message, id, tt.recorded, listed[0].Warnings)
 			}
 			lines := strings.Split(strings.TrimSpace(stderr), "\n")
 			last := lines[len(lines)-1]

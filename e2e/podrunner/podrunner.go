@@ -55,8 +55,10 @@ type Runner struct {
 	Log io.Writer
 	// Timeout bounds each container; default two minutes.
 	Timeout time.Duration
-	// ReportStatus writes how the containers ended into the pod's status in
-	// the API, as the kubelet does, for code that watches pods.
+	// ReportStatus writes how the containers ended (exit codes, termination
+	// messages) and, for restartPolicy Never, the pod's final phase into its
+	// status in the API, as the kubelet does, for code that watches pods:
+	// the job controller finishes a Job on it.
 	ReportStatus bool
 }
 
@@ -64,10 +66,20 @@ type Runner struct {
 type Result struct {
 	Name     string
 	ExitCode int
-	// Message is the container's termination message: its last line of
-	// output, as terminationMessagePolicy FallbackToLogsOnError gives.
+	// Message is the container's termination message, as the kubelet makes
+	// it: what the container wrote to the file at its
+	// terminationMessagePath (at most 4 KiB); with terminationMessagePolicy
+	// FallbackToLogsOnError, when it wrote nothing there and failed, the
+	// end of its output (the last 80 lines, at most 2 KiB).
 	Message string
 }
+
+// The kubelet's limits on termination messages.
+const (
+	messageMax      = 4096
+	logMessageMax   = 2048
+	logMessageLines = 80
+)
 
 // Run runs the pod's init containers in order and, unless initOnly, then its
 // containers in order, stopping at the first that fails, as the kubelet does
@@ -89,7 +101,7 @@ func (r *Runner) Run(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.P
 	}
 	var results []Result
 	for i := range containers {
-		res, err := r.runContainer(ctx, meta, &containers[i], volumes)
+		res, err := r.runContainer(ctx, meta, &containers[i], volumes, scratch)
 		if err != nil {
 			return results, fmt.Errorf("container %s: %w", containers[i].Name, err)
 		}
@@ -99,7 +111,7 @@ func (r *Runner) Run(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.P
 		}
 	}
 	if r.ReportStatus {
-		if err := r.reportStatus(ctx, meta, spec, results); err != nil {
+		if err := r.reportStatus(ctx, meta, spec, results, !initOnly && len(results) == len(containers)); err != nil {
 			return results, fmt.Errorf("reporting the status of pod %s: %w", meta.Name, err)
 		}
 	}
@@ -108,11 +120,24 @@ func (r *Runner) Run(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.P
 
 // reportStatus writes the results into the pod's status: each container
 // that ran as terminated with its exit code and message, the others as
-// waiting, as the kubelet shows them. A pod deleted meanwhile is left alone.
-func (r *Runner) reportStatus(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.PodSpec, results []Result) error {
+// waiting, as the kubelet shows them; and, with restartPolicy Never, the
+// pod's phase once it is over: Failed when a container failed, Succeeded
+// when all ran (allRan) and succeeded. A pod deleted meanwhile is left
+// alone.
+func (r *Runner) reportStatus(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.PodSpec, results []Result, allRan bool) error {
 	ended := map[string]Result{}
+	var phase corev1.PodPhase
 	for _, res := range results {
 		ended[res.Name] = res
+		if res.ExitCode != 0 {
+			phase = corev1.PodFailed
+		}
+	}
+	if phase == "" && allRan {
+		phase = corev1.PodSucceeded
+	}
+	if spec.RestartPolicy != corev1.RestartPolicyNever {
+		phase = "" // the kubelet would restart it
 	}
 	now := metav1.Now()
 	statuses := func(containers []corev1.Container) []corev1.ContainerStatus {
@@ -147,6 +172,9 @@ func (r *Runner) reportStatus(ctx context.Context, meta metav1.ObjectMeta, spec 
 		}
 		pod.Status.InitContainerStatuses = statuses(spec.InitContainers)
 		pod.Status.ContainerStatuses = statuses(spec.Containers)
+		if phase != "" {
+			pod.Status.Phase = phase
+		}
 		_, err = pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
 		return err
 	})
@@ -176,7 +204,7 @@ func (r *Runner) volumes(spec *corev1.PodSpec, scratch string) (map[string]strin
 	return out, nil
 }
 
-func (r *Runner) runContainer(ctx context.Context, meta metav1.ObjectMeta, c *corev1.Container, volumes map[string]string) (Result, error) {
+func (r *Runner) runContainer(ctx context.Context, meta metav1.ObjectMeta, c *corev1.Container, volumes map[string]string, scratch string) (Result, error) {
 	env, err := r.env(ctx, meta, c)
 	if err != nil {
 		return Result{}, err
@@ -212,6 +240,24 @@ func (r *Runner) runContainer(ctx context.Context, meta metav1.ObjectMeta, c *co
 	if err != nil {
 		return Result{}, err
 	}
+	// The termination message file: a file of its own bound at the
+	// container's terminationMessagePath, as the kubelet does. A path that
+	// does not exist on this machine gets an empty file there first, for
+	// the bind mount to cover (on /dev, one stays behind).
+	messageFile := filepath.Join(scratch, "termination", c.Name)
+	if err := os.MkdirAll(filepath.Dir(messageFile), 0o755); err != nil {
+		return Result{}, err
+	}
+	if err := os.WriteFile(messageFile, nil, 0o666); err != nil {
+		return Result{}, err
+	}
+	messagePath := c.TerminationMessagePath
+	if messagePath == "" {
+		messagePath = corev1.TerminationMessagePathDefault
+	}
+	messagePath = path.Clean(messagePath)
+	mounts += fmt.Sprintf("mkdir -p %s && { [ -e %s ] || : > %s; } && mount --bind %s %s\n",
+		quote(path.Dir(messagePath)), quote(messagePath), quote(messagePath), quote(messageFile), quote(messagePath))
 	timeout := r.Timeout
 	if timeout == 0 {
 		timeout = 2 * time.Minute
@@ -231,16 +277,24 @@ func (r *Runner) runContainer(ctx context.Context, meta metav1.ObjectMeta, c *co
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	err = cmd.Run()
-	res := Result{Name: c.Name, Message: lastLine(tail.String())}
+	res := Result{Name: c.Name}
 	if err != nil {
 		exit, ok := err.(*exec.ExitError)
 		if !ok {
 			return Result{}, err
 		}
 		res.ExitCode = exit.ExitCode()
-		if ctx.Err() != nil {
-			res.Message = "timed out after " + timeout.String()
-		}
+	}
+	message, err := os.ReadFile(messageFile)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Message = string(message[:min(len(message), messageMax)])
+	switch {
+	case res.ExitCode != 0 && ctx.Err() != nil:
+		res.Message = "timed out after " + timeout.String()
+	case res.Message == "" && res.ExitCode != 0 && c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError:
+		res.Message = logTail(tail.String())
 	}
 	return res, nil
 }
@@ -366,7 +420,10 @@ func hasEnv(env []string, name string) bool {
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+// logTail is the end of a container's output that the kubelet takes for
+// its termination message: the last 80 lines, of which at most 2 KiB.
+func logTail(s string) string {
+	lines := strings.SplitAfter(strings.TrimSuffix(s, "\n"), "\n")
+	s = strings.Join(lines[max(0, len(lines)-logMessageLines):], "")
+	return s[max(0, len(s)-logMessageMax):]
 }

@@ -1,0 +1,201 @@
+package backup
+
+// How a backup Job ended: the upload container says it in its termination
+// message (Outcome, written by `neo4j-backup upload --termination-log`), and
+// jobOutcome reads it back from a finished Job and its pods. Pure: the Job
+// watch (jobs.go) does the reading and the Events.
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// TerminationLog is where the upload container writes its Outcome: the
+// container's terminationMessagePath, Kubernetes' default.
+const TerminationLog = "/dev/termination-log"
+
+// Outcome is the upload container's termination message, one JSON object:
+// on success the backup's ID, databases, size in bytes and warnings (a
+// list, empty when there are none); on failure the backup ID, if known, and
+// why it failed.
+type Outcome struct {
+	BackupID  string   `json:"backupId,omitempty"`
+	Databases []string `json:"databases,omitzero"`
+	Size      int64    `json:"size,omitzero"`
+	Warnings  []string `json:"warnings,omitzero"`
+	Error     string   `json:"error,omitempty"`
+}
+
+// Succeeded is the Outcome of an uploaded backup.
+func Succeeded(id string, databases []string, size int64, warnings []string) Outcome {
+	if warnings == nil {
+		warnings = []string{}
+	}
+	return Outcome{BackupID: id, Databases: databases, Size: size, Warnings: warnings}
+}
+
+// Failed is the Outcome of a backup that was not uploaded, or only partly
+// (pruning after it failed, say).
+func Failed(id string, err error) Outcome { return Outcome{BackupID: id, Error: err.Error()} }
+
+// terminationMessageMax is what Kubernetes keeps of a termination message.
+const terminationMessageMax = 4096
+
+// TerminationMessage is o as JSON, made to fit the 4 KiB Kubernetes keeps:
+// long texts are cut and, if that is not enough, the last warnings and
+// databases are left out with a note saying how many. The manifest and the
+// container's log hold everything.
+func (o Outcome) TerminationMessage() []byte {
+	all := o
+	for clipAt := 1024; clipAt >= 16; clipAt /= 2 {
+		o.Error = clip(all.Error, clipAt)
+		o.Warnings = nil
+		if all.Warnings != nil {
+			o.Warnings = []string{}
+		}
+		for _, w := range all.Warnings {
+			o.Warnings = append(o.Warnings, clip(w, clipAt))
+		}
+		o.Databases = all.Databases
+		for {
+			b, _ := json.Marshal(o)
+			if len(b) <= terminationMessageMax {
+				return b
+			}
+			if !leaveOutLast(&o.Warnings, len(all.Warnings), "warnings: see the container's log or the backup's manifest") &&
+				!leaveOutLast(&o.Databases, len(all.Databases), "databases: see the backup's manifest") {
+				break
+			}
+		}
+	}
+	b, _ := json.Marshal(Outcome{BackupID: all.BackupID, Error: "the outcome does not fit in a termination message; see the container's log"})
+	return b
+}
+
+// leaveOutLast leaves out one more of the total items of list, which ends
+// in a note "… and N more <what>" once any are left out; false when one
+// item is all that is left.
+func leaveOutLast(list *[]string, total int, what string) bool {
+	kept := len(*list)
+	if kept > 0 && strings.HasSuffix((*list)[kept-1], " more "+what) {
+		kept-- // the note
+	}
+	if kept <= 1 {
+		return false
+	}
+	kept--
+	*list = append(slices.Clone((*list)[:kept]), fmt.Sprintf("… and %d more %s", total-kept, what))
+	return true
+}
+
+// clip cuts s to at most n bytes, on a character boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// jobRun is what a finished backup Job did, for its Events (and later its
+// metrics).
+type jobRun struct {
+	Job        string
+	Deployment string // "" when the pod that says is gone
+	Succeeded  bool   // the Job completed: its upload container exited 0
+	Outcome    Outcome
+	// Reported is whether the upload container left an Outcome; false for
+	// a Job of an earlier version, or when neo4j-admin-backup failed first.
+	Reported bool
+}
+
+// jobOutcome reads a finished Job's run from its pods: the one that
+// succeeded, or else the last that failed. ok is false while the Job has
+// not finished.
+func jobOutcome(job *batchv1.Job, pods []corev1.Pod) (run jobRun, ok bool) {
+	succeeded, failed := finished(job)
+	if !succeeded && !failed {
+		return jobRun{}, false
+	}
+	run = jobRun{Job: job.Name, Succeeded: succeeded}
+	var pod *corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if !ownedBy(p, job) {
+			continue
+		}
+		switch {
+		case succeeded && p.Status.Phase == corev1.PodSucceeded:
+			pod = p
+		case !succeeded && p.Status.Phase == corev1.PodFailed && (pod == nil || pod.CreationTimestamp.Before(&p.CreationTimestamp)):
+			pod = p
+		}
+	}
+	if pod == nil {
+		return run, true
+	}
+	run.Deployment = deploymentOf(&pod.Spec)
+	for _, st := range pod.Status.ContainerStatuses {
+		if st.Name != UploadContainer || st.State.Terminated == nil {
+			continue
+		}
+		msg := strings.TrimSpace(st.State.Terminated.Message)
+		var o Outcome
+		if err := json.Unmarshal([]byte(msg), &o); err == nil && (o.BackupID != "" || o.Error != "") {
+			run.Outcome, run.Reported = o, true
+		} else if st.State.Terminated.ExitCode != 0 && msg != "" {
+			// FallbackToLogsOnError: a crash leaves the end of its log.
+			run.Outcome, run.Reported = Outcome{Error: msg}, true
+		}
+	}
+	return run, true
+}
+
+// finished says whether the Job completed or failed for good.
+func finished(job *batchv1.Job) (succeeded, failed bool) {
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			succeeded = true
+		case batchv1.JobFailed:
+			failed = true
+		}
+	}
+	return succeeded, failed && !succeeded
+}
+
+func ownedBy(pod *corev1.Pod, job *batchv1.Job) bool {
+	for _, ref := range pod.OwnerReferences {
+		if ref.UID == job.UID {
+			return true
+		}
+	}
+	return false
+}
+
+// deploymentOf is the Neo4j deployment a backup pod backs up: the last
+// element of its upload container's --to (uploadArgs), which keeps the
+// deployment's name as it is where the CronJob's name may not.
+func deploymentOf(spec *corev1.PodSpec) string {
+	for _, c := range spec.Containers {
+		if c.Name != UploadContainer {
+			continue
+		}
+		if i := slices.Index(c.Args, "--to"); i >= 0 && i+1 < len(c.Args) {
+			return path.Base(strings.TrimSuffix(c.Args[i+1], "/"))
+		}
+	}
+	return ""
+}
