@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -46,18 +45,7 @@ func TestScheduledBackupRoundTrip(t *testing.T) {
 			}
 
 			location := "s3://" + w.s3.Bucket + "/neo4j/" + ns + "/graph"
-			out, err := w.neo4jBackup("list", "--from", location, "-o", "json")
-			if err != nil {
-				t.Fatalf("list: %v: %s", err, out)
-			}
-			var listed []struct {
-				ID        string   `json:"id"`
-				Status    string   `json:"status"`
-				Databases []string `json:"databases"`
-			}
-			if err := json.Unmarshal([]byte(out), &listed); err != nil {
-				t.Fatalf("list -o json printed %q: %v", out, err)
-			}
+			listed := w.list(location)
 			if len(listed) != 1 || listed[0].Status != "complete" || strings.Join(listed[0].Databases, ",") != "neo4j,system" {
 				t.Fatalf("after the scheduled backup the store lists %+v; want one complete backup of neo4j and system", listed)
 			}
@@ -121,14 +109,7 @@ func TestSilentFailureLeavesNoBackup(t *testing.T) {
 		t.Errorf("neo4j-admin was called\n%s\nwant one backup call from server-1, server-2 and server-3", strings.Join(calls, "\n"))
 	}
 
-	out, err := w.neo4jBackup("list", "--from", location, "-o", "json")
-	if err != nil {
-		t.Fatalf("list: %v: %s", err, out)
-	}
-	var listed []struct{ ID, Status string }
-	if err := json.Unmarshal([]byte(out), &listed); err != nil {
-		t.Fatalf("list -o json printed %q: %v", out, err)
-	}
+	listed := w.list(location)
 	if len(listed) != 1 || listed[0].ID != good || listed[0].Status != "complete" {
 		t.Fatalf("after the failed run the store lists %+v; want only the good backup %s, complete", listed, good)
 	}

@@ -9,6 +9,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,4 +141,26 @@ func execStandin(t *testing.T, version, live string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(testcluster.Standin(t), "neo4j-admin"), args...)
 	cmd.Env = append(os.Environ(), "NEO4J_STANDIN_VERSION="+version, "NEO4J_STANDIN_LIVE="+live)
 	return cmd
+}
+
+// listedBackup is one backup as `list -o json` prints it.
+type listedBackup struct {
+	ID        string   `json:"id"`
+	Status    string   `json:"status"`
+	Databases []string `json:"databases"`
+	Warnings  []string `json:"warnings"`
+}
+
+// list is what `neo4j-backup list -o json` says is in location.
+func (w *world) list(location string) []listedBackup {
+	w.t.Helper()
+	out, err := w.neo4jBackup("list", "--from", location, "-o", "json")
+	if err != nil {
+		w.t.Fatalf("list: %v: %s", err, out)
+	}
+	var listed []listedBackup
+	if err := json.Unmarshal([]byte(out), &listed); err != nil {
+		w.t.Fatalf("list -o json printed %q: %v", out, err)
+	}
+	return listed
 }

@@ -50,18 +50,7 @@ func TestScheduledBackupWithWarnings(t *testing.T) {
 	}
 
 	location := "s3://" + w.s3.Bucket + "/neo4j/" + ns + "/graph"
-	out, err := w.neo4jBackup("list", "--from", location, "-o", "json")
-	if err != nil {
-		t.Fatalf("list: %v: %s", err, out)
-	}
-	var listed []struct {
-		ID       string   `json:"id"`
-		Status   string   `json:"status"`
-		Warnings []string `json:"warnings"`
-	}
-	if err := json.Unmarshal([]byte(out), &listed); err != nil {
-		t.Fatalf("list -o json printed %q: %v", out, err)
-	}
+	listed := w.list(location)
 	if len(listed) != 1 || listed[0].ID != outcome.BackupID || listed[0].Status != "complete" ||
 		len(listed[0].Warnings) != 2 || !strings.Contains(listed[0].Warnings[0], "database neo4j succeeded but its consistency check failed to run (exit 2)") {
 		t.Fatalf("the store lists %+v; want backup %s complete with the failed consistency checks as its warnings", listed, outcome.BackupID)
