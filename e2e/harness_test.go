@@ -23,6 +23,7 @@ import (
 
 	"github.com/neo4j-backup/neo4j-backup/e2e/podrunner"
 	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
+	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
 	"github.com/neo4j-backup/neo4j-backup/storage/s3test"
 )
 
@@ -101,7 +102,7 @@ func (w *world) setLive(content string, databases ...string) {
 	w.t.Helper()
 	os.RemoveAll(w.live)
 	for _, db := range databases {
-		writeFile(w.t, filepath.Join(w.live, db, "neostore"), content+" "+db)
+		testfiles.Write(w.t, filepath.Join(w.live, db, "neostore"), content+" "+db)
 	}
 }
 
@@ -114,16 +115,6 @@ func (w *world) adminCalls() []string {
 		return nil
 	}
 	return strings.Split(s, "\n")
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // neo4jBackup runs the built binary with the S3 server's credentials.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
 )
 
 func TestCheckBackup(t *testing.T) {
@@ -129,7 +131,7 @@ func TestCheckBackup(t *testing.T) {
 				t.Fatal(err)
 			}
 			for p, content := range tt.files {
-				writeTestFile(t, filepath.Join(dir, p), content)
+				testfiles.Write(t, filepath.Join(dir, p), content)
 			}
 			exitFile := filepath.Join(tmp, "neo4j-admin.exit")
 			switch tt.exit {
@@ -137,7 +139,7 @@ func TestCheckBackup(t *testing.T) {
 				exitFile = ""
 			case absent:
 			default:
-				writeTestFile(t, exitFile, tt.exit)
+				testfiles.Write(t, exitFile, tt.exit)
 			}
 			var v Version
 			if tt.version != "" {
@@ -183,15 +185,5 @@ func TestCheckBackupUnreadableFolder(t *testing.T) {
 	_, err := CheckBackup(v, filepath.Join(t.TempDir(), "missing"), []string{"neo4j"}, "")
 	if err == nil || !strings.Contains(err.Error(), "reading the backup folder") {
 		t.Errorf("CheckBackup of a missing folder = %v; want an error saying it cannot be read", err)
-	}
-}
-
-func writeTestFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

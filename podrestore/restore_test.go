@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
@@ -41,8 +42,8 @@ func useStandin(t *testing.T, version string) (data, log string) {
 	tmp := t.TempDir()
 	live := filepath.Join(tmp, "live")
 	for _, db := range []string{"neo4j", "system"} {
-		writeFile(t, filepath.Join(live, db, "neostore"), "store of "+db)
-		writeFile(t, filepath.Join(live, db, "schema", "index"), "index of "+db)
+		testfiles.Write(t, filepath.Join(live, db, "neostore"), "store of "+db)
+		testfiles.Write(t, filepath.Join(live, db, "schema", "index"), "index of "+db)
 	}
 	data, log = filepath.Join(tmp, "data"), filepath.Join(tmp, "admin.log")
 	t.Setenv("PATH", standin.dir+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -60,16 +61,6 @@ type buildError struct {
 }
 
 func (e *buildError) Error() string { return e.err.Error() + ": " + e.output }
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // stage takes a backup with the stand-in, as the backup CronJob does, and
 // stages it with a plan, as the fetch container does.
@@ -125,7 +116,7 @@ func TestRestoreEachVersionLine(t *testing.T) {
 		t.Run(tt.version, func(t *testing.T) {
 			data, log := useStandin(t, tt.version)
 			// Something already on the data volume, to be replaced.
-			writeFile(t, filepath.Join(data, "databases", "neo4j", "neostore"), "old store")
+			testfiles.Write(t, filepath.Join(data, "databases", "neo4j", "neostore"), "old store")
 			stageDir := stage(t, tt.backup...)
 			os.Remove(log)
 			if out, err := runRestore(t, stageDir, data); err != nil {

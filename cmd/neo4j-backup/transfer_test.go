@@ -12,6 +12,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
 	"github.com/neo4j-backup/neo4j-backup/storage/s3test"
 )
 
@@ -41,24 +42,11 @@ func s3Env(t *testing.T, srv *s3test.Server) {
 	t.Cleanup(func() { s3Retries = old })
 }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for path, content := range files {
-		abs := filepath.Join(dir, path)
-		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(abs, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestUploadListFetchPrune(t *testing.T) {
 	srv := s3test.SharedVersitygw(t)
 	s3Env(t, srv)
 	src := t.TempDir()
-	writeFiles(t, src, map[string]string{"neo4j/neostore": "graph", "system/neostore": "system", "neo4j/empty": ""})
+	testfiles.WriteAll(t, src, map[string]string{"neo4j/neostore": "graph", "system/neostore": "system", "neo4j/empty": ""})
 	dest := "s3://" + srv.Bucket + "/prod/graph"
 
 	for _, id := range []string{"2021-11-11T10:00:00Z", "2021-11-12T10:00:00Z"} {
@@ -131,7 +119,7 @@ func TestTransferErrors(t *testing.T) {
 	srv := s3test.SharedVersitygw(t)
 	s3Env(t, srv)
 	src := t.TempDir()
-	writeFiles(t, src, map[string]string{"neo4j/neostore": "graph"})
+	testfiles.WriteAll(t, src, map[string]string{"neo4j/neostore": "graph"})
 	dest := "s3://" + srv.Bucket + "/p"
 	cases := []struct {
 		name string

@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
+	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
 	"github.com/neo4j-backup/neo4j-backup/storage/s3test"
@@ -32,7 +33,7 @@ func neo4jAdminBackup(t *testing.T, version string, from, databases []string, en
 	}
 	tmp := t.TempDir()
 	live := filepath.Join(tmp, "live")
-	writeFiles(t, live, map[string]string{"neo4j/neostore": "store of neo4j", "neo4j/neostore.nodestore.db": "nodes", "system/neostore": "store of system"})
+	testfiles.WriteAll(t, live, map[string]string{"neo4j/neostore": "store of neo4j", "neo4j/neostore.nodestore.db": "nodes", "system/neostore": "store of system"})
 	dir, exitFile = filepath.Join(tmp, "backup", "databases"), filepath.Join(tmp, "backup", "neo4j-admin.exit")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

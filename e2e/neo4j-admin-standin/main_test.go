@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
 )
 
 // place is one test's world: a live server holding neo4j and system, an
@@ -24,10 +26,10 @@ func newPlace(t *testing.T, version string) place {
 		conf: filepath.Join(tmp, "extra.conf"), data: filepath.Join(tmp, "data"),
 	}
 	for _, db := range []string{"neo4j", "system"} {
-		writeFile(t, filepath.Join(p.live, db, "neostore"), "store of "+db)
+		testfiles.Write(t, filepath.Join(p.live, db, "neostore"), "store of "+db)
 	}
-	writeFile(t, filepath.Join(p.dir, "neo4j", "neostore"), "older store of neo4j")
-	writeFile(t, p.conf, "server.memory.pagecache.size=8m\n")
+	testfiles.Write(t, filepath.Join(p.dir, "neo4j", "neostore"), "older store of neo4j")
+	testfiles.Write(t, p.conf, "server.memory.pagecache.size=8m\n")
 	if err := os.MkdirAll(p.empty, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -314,14 +316,4 @@ func wantArtifacts(t *testing.T, dir string, databases ...string) {
 		patterns = append(patterns, db+"-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]-[0-9][0-9]-[0-9][0-9].backup")
 	}
 	wantFiles(t, dir, patterns...)
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

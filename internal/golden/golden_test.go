@@ -2,10 +2,11 @@ package golden
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
 )
 
 // recorder is a testing.TB that keeps the errors a check reports instead of
@@ -22,9 +23,9 @@ func (r *recorder) Errorf(format string, a ...any) {
 
 func TestStaleGoldenFileFails(t *testing.T) {
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, "kept.yaml"), "a: 1\n")
-	write(t, filepath.Join(dir, "kept.golden.yaml"), "a: 1\n")
-	write(t, filepath.Join(dir, "gone.golden.yaml"), "a: 2\n")
+	testfiles.Write(t, filepath.Join(dir, "kept.yaml"), "a: 1\n")
+	testfiles.Write(t, filepath.Join(dir, "kept.golden.yaml"), "a: 1\n")
+	testfiles.Write(t, filepath.Join(dir, "gone.golden.yaml"), "a: 2\n")
 	r := &recorder{TB: t}
 	checkNotStale(r, filepath.Join(dir, "kept.golden.yaml"))
 	checkNotStale(r, filepath.Join(dir, "gone.golden.yaml"))
@@ -35,7 +36,7 @@ func TestStaleGoldenFileFails(t *testing.T) {
 
 func TestMismatchPrintsADiff(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "case.golden.yaml")
-	write(t, file, "a: 1\nb: 2\nc: 3\n")
+	testfiles.Write(t, file, "a: 1\nb: 2\nc: 3\n")
 	r := &recorder{TB: t}
 	Compare(r, file, map[string]int{"a": 1, "b": 20, "c": 3})
 	if len(r.errors) != 1 {
@@ -44,12 +45,5 @@ func TestMismatchPrintsADiff(t *testing.T) {
 	msg := r.errors[0]
 	if !strings.Contains(msg, "\n-b: 2\n") || !strings.Contains(msg, "\n+b: 20\n") || !strings.Contains(msg, "\n a: 1\n") {
 		t.Errorf("message %q; want a diff naming the changed line both ways", msg)
-	}
-}
-
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
