@@ -123,6 +123,33 @@ func RoleOf(v Version, labels map[string]string, c *corev1.Container) Role {
 	return Standalone
 }
 
+// RoleFromLabels is the role the chart labels of a pod give it, whatever
+// its version: the official 4.4 charts' dbms.mode, the neo4j-contrib
+// component, the official 5.x chart's clustering; "" when they say nothing.
+// Inside the pod the restore container weighs it with the configuration
+// Neo4j reads (README "Restore a StatefulSet"); the labels alone cannot
+// tell a 4.4 core whose mode is only in a config file.
+func RoleFromLabels(labels map[string]string) Role {
+	switch strings.ToUpper(labels[LabelOfficialMode]) {
+	case "CORE":
+		return Core
+	case "READ_REPLICA":
+		return ReadReplica
+	}
+	if labels[LabelName] == "neo4j" {
+		switch labels[LabelComponent] {
+		case "core":
+			return Core
+		case "replica":
+			return ReadReplica
+		}
+	}
+	if labels[LabelOfficialClustering] == "true" {
+		return Server
+	}
+	return ""
+}
+
 // AdminService is the backup address of a StatefulSet of the official
 // charts: its admin Service, which the charts make for every release
 // (<release>-admin, type ClusterIP, publishNotReadyAddresses, port 6362 when
