@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -71,6 +72,12 @@ const (
 	RestoreFrom      = Prefix + "restore-from"
 	RestoreDatabases = Prefix + "restore-databases"
 	RestoreMode      = Prefix + "restore-mode"
+	// RestoreVolumeSize makes the stage of a pod without a /plugins mount a
+	// generic ephemeral volume of this size instead of an emptyDir.
+	RestoreVolumeSize = Prefix + "restore-volume-size"
+	// RestoreMemory is the memory request and limit of the restore
+	// container, which runs neo4j-admin.
+	RestoreMemory = Prefix + "restore-memory"
 )
 
 // RestoreStatus is written by the webhook on the pods it injects; people do
@@ -80,7 +87,7 @@ const RestoreStatus = Prefix + "restore-status"
 // Restore modes.
 const (
 	ModeRestore = "restore" // fetch, verify, then neo4j-admin restore into /data
-	ModeFetch   = "fetch"   // fetch and verify into /plugins only
+	ModeFetch   = "fetch"   // fetch and verify into /plugins only; needs a /plugins mount
 )
 
 // Where a key may stand.
@@ -114,13 +121,15 @@ var keys = map[string]keySpec{
 	RestoreFrom:       {onStatefulSet, checkS3URL},
 	RestoreDatabases:  {onStatefulSet, checkDatabases},
 	RestoreMode:       {onStatefulSet, checkMode},
+	RestoreVolumeSize: {onStatefulSet, checkRestoreVolumeSize},
+	RestoreMemory:     {onStatefulSet, checkRestoreMemory},
 	RestoreStatus:     {onStatefulSet, checkStatus},
 }
 
 // CopiedToTemplate are the StatefulSet metadata keys the mutating webhook
 // copies into the pod template, so that `kubectl annotate statefulset` is
 // all a user types.
-var CopiedToTemplate = []string{Restore, RestoreFrom, RestoreDatabases, RestoreMode, Endpoint, Region, CredentialsSecret}
+var CopiedToTemplate = []string{Restore, RestoreFrom, RestoreDatabases, RestoreMode, RestoreVolumeSize, RestoreMemory, Endpoint, Region, CredentialsSecret}
 
 // ValidateNamespace checks the neo4j-backup.io/ annotations of a Namespace.
 // It returns every problem, one sentence each, or nil.
@@ -348,6 +357,36 @@ func checkVolumeSize(v string) error {
 	return nil
 }
 
+// minRestoreMemory is the least memory the restore container gets: the JVM
+// of neo4j-admin restore does not start in much less.
+var minRestoreMemory = resource.MustParse("256Mi")
+
+func checkRestoreMemory(v string) error {
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a memory size; write it like 4Gi", v)
+	}
+	if q.Cmp(minRestoreMemory) < 0 {
+		return fmt.Errorf("%q is less than neo4j-admin's restore needs; give it at least %s, like 4Gi", v, minRestoreMemory.String())
+	}
+	return nil
+}
+
+// minRestoreVolume is the smallest stage volume: a claim of less holds no
+// backup worth restoring.
+var minRestoreVolume = resource.MustParse("1Gi")
+
+func checkRestoreVolumeSize(v string) error {
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a size; write it like 200Gi", v)
+	}
+	if q.Cmp(minRestoreVolume) < 0 {
+		return fmt.Errorf("%q is too small to stage a backup in; give it at least %s, like 200Gi", v, minRestoreVolume.String())
+	}
+	return nil
+}
+
 func checkBool(v string) error {
 	if v != "true" && v != "false" {
 		return fmt.Errorf("%q must be true or false", v)
@@ -402,6 +441,11 @@ type RestoreSettings struct {
 	Endpoint          string
 	Region            string
 	CredentialsSecret string
+	// VolumeSize sizes the stage volume of a pod without a /plugins mount, a
+	// generic ephemeral volume; zero for an emptyDir.
+	VolumeSize resource.Quantity
+	// Memory is the restore container's memory; zero for the default.
+	Memory resource.Quantity
 }
 
 // ReadRestore reads the restore settings of a pod of Neo4j deployment
@@ -422,6 +466,13 @@ func ReadRestore(pod, ns map[string]string, namespace, deployment, defaultDestin
 		Endpoint:          cmp.Or(pod[Endpoint], ns[Endpoint]),
 		Region:            cmp.Or(pod[Region], ns[Region]),
 		CredentialsSecret: cmp.Or(pod[CredentialsSecret], ns[CredentialsSecret]),
+	}
+	// Both checked above.
+	if v := pod[RestoreVolumeSize]; v != "" {
+		s.VolumeSize = resource.MustParse(v)
+	}
+	if v := pod[RestoreMemory]; v != "" {
+		s.Memory = resource.MustParse(v)
 	}
 	if v := pod[RestoreFrom]; v != "" {
 		s.From, _ = storage.ParseLocation(v)
@@ -466,6 +517,21 @@ func onlyKeys(m map[string]string, names ...string) map[string]string {
 		if v, ok := m[k]; ok {
 			out[k] = v
 		}
+	}
+	return out
+}
+
+// StatefulSetLabels are the labels a StatefulSet is grouped into a
+// deployment by: its pod template's (Neo4j's charts put theirs on both),
+// overlaid with its own, where `kubectl label statefulset` puts
+// DeploymentLabel. The reconciler and the CLI's restore group by them alike.
+func StatefulSetLabels(sts *appsv1.StatefulSet) map[string]string {
+	out := map[string]string{}
+	for k, v := range sts.Spec.Template.Labels {
+		out[k] = v
+	}
+	for k, v := range sts.Labels {
+		out[k] = v
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package annotations
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,7 @@ func TestValidateNamespace(t *testing.T) {
 		{"typo", map[string]string{"neo4j-backup.io/schedul": "0 3 * * *"}, []string{"unknown annotation neo4j-backup.io/schedul; did you mean neo4j-backup.io/schedule?"}},
 		{"nothing close", map[string]string{"neo4j-backup.io/colour": "blue"}, []string{"unknown annotation neo4j-backup.io/colour; see the README"}},
 		{"restore belongs on the StatefulSet", map[string]string{Restore: "latest"}, []string{"does not belong on a Namespace; put it on the Neo4j StatefulSet"}},
+		{"restore sizes belong on the StatefulSet", map[string]string{RestoreMemory: "4Gi", RestoreVolumeSize: "200Gi"}, []string{"restore-memory does not belong on a Namespace", "restore-volume-size does not belong on a Namespace"}},
 		{"bad schedule", map[string]string{Schedule: "every night"}, []string{`"every night" is not a cron schedule`}},
 		{"six fields", map[string]string{Schedule: "0 0 3 * * *"}, []string{"is not a cron schedule"}},
 		{"time zone inside the schedule", map[string]string{Schedule: "CRON_TZ=UTC 0 3 * * *"}, []string{"use neo4j-backup.io/timezone"}},
@@ -78,6 +80,15 @@ func TestValidateStatefulSet(t *testing.T) {
 		{"status set by hand", map[string]string{RestoreStatus: "done"}, "is written by neo4j-backup on pods"},
 		{"the deployment label as an annotation", map[string]string{DeploymentLabel: "graph"}, "is a label, not an annotation"},
 		{"a typo of the label is no annotation to suggest", map[string]string{"neo4j-backup.io/deploymnt": "graph"}, "unknown annotation neo4j-backup.io/deploymnt; see the README"},
+		{"restore memory and stage volume", map[string]string{Restore: "latest", RestoreMemory: "4Gi", RestoreVolumeSize: "200Gi"}, ""},
+		{"the least restore memory and stage volume", map[string]string{RestoreMemory: "256Mi", RestoreVolumeSize: "1Gi"}, ""},
+		{"restore memory not a quantity", map[string]string{RestoreMemory: "4 GB"}, `neo4j-backup.io/restore-memory: "4 GB" is not a memory size; write it like 4Gi`},
+		{"restore memory too small", map[string]string{RestoreMemory: "255Mi"}, `"255Mi" is less than neo4j-admin's restore needs; give it at least 256Mi`},
+		{"restore memory negative", map[string]string{RestoreMemory: "-4Gi"}, "give it at least 256Mi"},
+		{"stage volume not a quantity", map[string]string{RestoreVolumeSize: "big"}, `neo4j-backup.io/restore-volume-size: "big" is not a size; write it like 200Gi`},
+		{"stage volume too small", map[string]string{RestoreVolumeSize: "1000Mi"}, `"1000Mi" is too small to stage a backup in; give it at least 1Gi`},
+		{"stage volume zero", map[string]string{RestoreVolumeSize: "0"}, "give it at least 1Gi"},
+		{"backup memory belongs on the Namespace", map[string]string{BackupMemory: "4Gi"}, "does not belong on a StatefulSet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +116,29 @@ func TestReadRestorePrecedence(t *testing.T) {
 	s, err = ReadRestore(map[string]string{Restore: "latest"}, nil, "team", "graph", "s3://server-default/root/")
 	if err != nil || s.From.String() != "s3://server-default/root/team/graph" {
 		t.Errorf("with no namespace destination got %v, %v; want the server default s3://server-default/root/team/graph", s.From, err)
+	}
+}
+
+func TestReadRestoreSizes(t *testing.T) {
+	s, err := ReadRestore(map[string]string{Restore: "latest"}, nil, "team", "graph", "s3://server-default")
+	if err != nil || !s.Memory.IsZero() || !s.VolumeSize.IsZero() {
+		t.Errorf("without the annotations got memory %v, volume size %v, error %v; want zero for both, the defaults", &s.Memory, &s.VolumeSize, err)
+	}
+	s, err = ReadRestore(map[string]string{Restore: "latest", RestoreMemory: "4Gi", RestoreVolumeSize: "200Gi"}, nil, "team", "graph", "s3://server-default")
+	if err != nil || s.Memory.String() != "4Gi" || s.VolumeSize.String() != "200Gi" {
+		t.Errorf("got memory %v, volume size %v, error %v; want 4Gi and 200Gi", &s.Memory, &s.VolumeSize, err)
+	}
+	_, err = ReadRestore(map[string]string{Restore: "latest", RestoreMemory: "1Mi"}, nil, "team", "graph", "s3://server-default")
+	if err == nil || !strings.Contains(err.Error(), "give it at least 256Mi") {
+		t.Errorf("with 1Mi of restore memory got error %v, want one saying to give it at least 256Mi", err)
+	}
+}
+
+func TestRestoreSizesAreCopiedToTemplate(t *testing.T) {
+	for _, k := range []string{RestoreMemory, RestoreVolumeSize} {
+		if !slices.Contains(CopiedToTemplate, k) {
+			t.Errorf("%s is not copied into the pod template, so annotating the StatefulSet with it would change no pod", k)
+		}
 	}
 }
 

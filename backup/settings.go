@@ -232,20 +232,6 @@ type member struct {
 	neo4j  *corev1.Container
 }
 
-// labelsOf are the labels a StatefulSet is grouped by: its pod template's
-// (Neo4j's charts put theirs on both), overlaid with its own, where
-// `kubectl label statefulset` puts neo4j-backup.io/deployment.
-func labelsOf(sts *appsv1.StatefulSet) map[string]string {
-	out := map[string]string{}
-	for k, v := range sts.Spec.Template.Labels {
-		out[k] = v
-	}
-	for k, v := range sts.Labels {
-		out[k] = v
-	}
-	return out
-}
-
 // findDeployments groups the Neo4j StatefulSets of the namespace into
 // deployments (annotations.DeploymentOf), in name order. StatefulSets that
 // different rules would put under one name — a StatefulSet alone named like
@@ -256,7 +242,7 @@ func findDeployments(namespace string, statefulSets []appsv1.StatefulSet) ([]*de
 	byName := map[string]*deployment{}
 	grouping := map[string]map[string][]string{} // deployment → by → StatefulSets
 	for _, sts := range neo4jStatefulSets(statefulSets) {
-		labels := labelsOf(sts)
+		labels := annotations.StatefulSetLabels(sts)
 		name, by := annotations.DeploymentOf(sts.Name, labels)
 		d := byName[name]
 		if d == nil {

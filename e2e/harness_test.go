@@ -49,10 +49,18 @@ type world struct {
 	podLog   bytes.Buffer
 }
 
+// worldOption changes the world newWorld makes.
+type worldOption func(labels map[string]string)
+
+// notRestricted leaves the namespace without the restricted Pod Security
+// label, for charts whose pods do not meet it (the neo4j-contrib chart runs
+// as root; the official charts set no seccomp profile).
+func notRestricted(labels map[string]string) { delete(labels, "pod-security.kubernetes.io/enforce") }
+
 // newWorld makes a namespace whose annotations point at a fresh bucket on
 // the S3 server the tests share, with the credentials Secret the
 // annotations name, on the cluster the tests share with serve running.
-func newWorld(t *testing.T, ns string, annotations map[string]string) *world {
+func newWorld(t *testing.T, ns string, annotations map[string]string, opts ...worldOption) *world {
 	c := testcluster.Shared(t)
 	c.Serve(t)
 	kube := c.Kube
@@ -68,9 +76,13 @@ func newWorld(t *testing.T, ns string, annotations map[string]string) *world {
 	for k, v := range annotations {
 		all[k] = v
 	}
+	labels := map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}
+	for _, o := range opts {
+		o(labels)
+	}
 	ctx := context.Background()
 	_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: ns, Annotations: all, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
+		Name: ns, Annotations: all, Labels: labels,
 	}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

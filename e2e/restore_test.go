@@ -40,7 +40,7 @@ func TestRestoreThroughTheWebhook(t *testing.T) {
 			backup: func(dir string) []string {
 				return []string{"backup", "--from=core-0:6362", "--backup-dir=" + dir, "--database=neo4j"}
 			},
-			restoreCall: "neo4j-admin restore --from=/plugins/neo4j-backup/*/neo4j --database=neo4j --force",
+			restoreCall: "neo4j-admin restore --from=/neo4j-backup/stage/*/neo4j --database=neo4j --force",
 			unbind:      true,
 		},
 		{
@@ -48,7 +48,7 @@ func TestRestoreThroughTheWebhook(t *testing.T) {
 			backup: func(dir string) []string {
 				return []string{"database", "backup", "--from=core-0:6362", "--to-path=" + dir, "neo4j"}
 			},
-			restoreCall: "neo4j-admin database restore --from-path=/plugins/neo4j-backup/*/neo4j-*.backup --overwrite-destination=true neo4j",
+			restoreCall: "neo4j-admin database restore --from-path=/neo4j-backup/stage/*/neo4j-*.backup --overwrite-destination=true neo4j",
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,27 +35,14 @@ const (
 	LabelComponent = "app.kubernetes.io/component" // core, replica
 )
 
-// Environment variables of the Neo4j container that this file reads, with
-// literal values only: those that say a member's mode (the docker image maps
-// NEO4J_x_y to the setting x.y, "_" written "__") and the address of the
-// official chart's admin Service.
-const (
-	envAdminService = "SERVICE_NEO4J_ADMIN"
-	envMode4        = "NEO4J_dbms_mode"
-)
-
-// env5Cluster are the 5.x discovery settings (configuration-settings.adoc
-// dbms.cluster.discovery.*) that only a cluster server sets.
-var env5Cluster = []string{
-	"NEO4J_dbms_cluster_discovery_endpoints",
-	"NEO4J_dbms_cluster_discovery_v2_endpoints",
-	"NEO4J_dbms_cluster_discovery_resolver__type",
-}
+// envAdminService is the official chart's address of its admin Service, in
+// the Neo4j container's environment.
+const envAdminService = "SERVICE_NEO4J_ADMIN"
 
 // DeploymentEnv are the names of the Neo4j container's environment
 // variables that ChartDeployment, RoleOf and AdminService read: whoever
 // keeps a trimmed copy of a StatefulSet keeps these.
-var DeploymentEnv = append([]string{envAdminService, envMode4}, env5Cluster...)
+var DeploymentEnv = append([]string{envAdminService}, roleEnv()...)
 
 // ChartDeployment names the DBMS that a StatefulSet or pod with these labels
 // belongs to by the labels of the chart that made it: the official charts'
@@ -83,44 +70,25 @@ const (
 )
 
 // RoleOf tells the role of a member running Neo4j v, from its labels and
-// its Neo4j container c. 4.x: the container's NEO4J_dbms_mode (what Neo4j
-// reads), else the official 4.4 charts' dbms.mode label (their mode is in a
-// config file), else the neo4j-contrib component; else standalone. 5.x and
-// calendar versions: a server when the official chart says clustering or
-// the container sets cluster discovery; else standalone. A deployment of
-// several 5.x servers is a cluster whatever each says alone: callers that
-// see the whole deployment decide that.
+// its Neo4j container c, as MemberRole does inside the pod but from the
+// container's literal environment only (a StatefulSet's spec does not say
+// what a ConfigMap or a config file holds): 4.x NEO4J_dbms_mode, 5.x and
+// calendar versions the cluster discovery settings, else the chart labels
+// (RoleFromLabels: the official 4.4 charts keep their mode in a config
+// file), else standalone. A deployment of several 5.x servers is a cluster
+// whatever each says alone: callers that see the whole deployment decide
+// that.
 func RoleOf(v Version, labels map[string]string, c *corev1.Container) Role {
-	if v.Major == 4 {
-		mode := literalEnv(c, envMode4)
-		if mode == "" {
-			mode = labels[LabelOfficialMode]
-		}
-		if mode == "" && labels[LabelName] == "neo4j" {
-			switch labels[LabelComponent] {
-			case "core":
-				mode = "CORE"
-			case "replica":
-				mode = "READ_REPLICA"
+	var env []string
+	if c != nil {
+		for _, e := range c.Env {
+			if e.ValueFrom == nil {
+				env = append(env, e.Name+"="+e.Value)
 			}
 		}
-		switch strings.ToUpper(mode) {
-		case "CORE":
-			return Core
-		case "READ_REPLICA":
-			return ReadReplica
-		}
-		return Standalone
 	}
-	if labels[LabelOfficialClustering] == "true" {
-		return Server
-	}
-	for _, name := range env5Cluster {
-		if literalEnv(c, name) != "" {
-			return Server
-		}
-	}
-	return Standalone
+	role, _ := MemberRole(v, ReadConfig(env, nil), RoleFromLabels(labels))
+	return role
 }
 
 // RoleFromLabels is the role the chart labels of a pod give it, whatever

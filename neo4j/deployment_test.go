@@ -1,6 +1,7 @@
 package neo4j
 
 import (
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,9 +67,19 @@ func TestRoleOf(t *testing.T) {
 		{"hand-made 5.x server by discovery", v5, nil, env("NEO4J_dbms_cluster_discovery_endpoints", "a:5000,b:5000"), Server},
 		{"calendar server by resolver", cal, nil, env("NEO4J_dbms_cluster_discovery_resolver__type", "K8S"), Server},
 		{"a 4.x mode means nothing to 5.x", v5, official4Core, nil, Standalone},
+		{"calendar server by the endpoints of 2025.01 on", cal, nil, env("NEO4J_dbms_cluster_endpoints", "a:6000,b:6000"), Server},
+		{"an env mode in any case", v4, nil, env("NEO4J_dbms_mode", "read_replica"), ReadReplica},
 	} {
 		if got := RoleOf(tt.v, tt.labels, tt.c); got != tt.want {
 			t.Errorf("%s: RoleOf = %q, want %q", tt.name, got, tt.want)
+		}
+		// A trimmed copy of the StatefulSet keeps what RoleOf reads.
+		if tt.c != nil {
+			for _, e := range tt.c.Env {
+				if !slices.Contains(DeploymentEnv, e.Name) {
+					t.Errorf("%s: DeploymentEnv lacks %s, which RoleOf reads", tt.name, e.Name)
+				}
+			}
 		}
 	}
 }

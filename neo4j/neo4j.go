@@ -150,5 +150,20 @@ func UnbindCommand(v Version, expandCommands bool) []string {
 	return cmd
 }
 
+// UnbindSystemDBCommand returns the invocation that removes a 5.x or
+// calendar-version cluster server's cluster state of the system database
+// only, so that the server binds to the system database restored on every
+// server (clustering/unbind-system-database.adoc, 5.0 on; there is none in
+// 4.x).
+//
+//	5.x, calendar: neo4j-admin dbms unbind-system-db
+func UnbindSystemDBCommand(expandCommands bool) []string {
+	cmd := []string{"neo4j-admin", "dbms", "unbind-system-db"}
+	if expandCommands {
+		cmd = append(cmd, "--expand-commands")
+	}
+	return cmd
+}
+
 // VersionCommand prints neo4j-admin's version on every line.
 var VersionCommand = []string{"neo4j-admin", "--version"}

@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/neo4j-backup/neo4j-backup/neo4j"
 )
 
 // Marker is /data/.neo4j-backup/restored: which restore request a data
@@ -28,6 +30,11 @@ type Marker struct {
 	BackupID   string    `json:"backupId"`
 	Databases  []string  `json:"databases"`
 	RestoredAt time.Time `json:"restoredAt"`
+	// Role is the part the member played when it was restored, and Steps
+	// the neo4j-admin calls that restored it, in order (README "Restore a
+	// cluster").
+	Role  neo4j.Role `json:"role,omitempty"`
+	Steps []string   `json:"steps,omitempty"`
 }
 
 // Serves reports whether the marker already served the request. The place

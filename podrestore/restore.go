@@ -22,14 +22,20 @@ type Options struct {
 	Stage     string   // the stage folder the fetch container filled
 	Marker    string   // the marker file in the data volume
 	Databases []string // restore only these; all in the backup when empty
-	Stderr    io.Writer
+	// RoleHint is the role the pod's chart labels give it
+	// (neo4j.RoleFromLabels), "" when they say none; the configuration
+	// Neo4j reads in the container wins over it (neo4j.MemberRole).
+	RoleHint neo4j.Role
+	Stderr   io.Writer
 	// Now is the clock, for the marker's time.
 	Now func() time.Time
 }
 
-// Run restores the staged backup with neo4j-admin, writes the marker and
-// removes the stage folder. On any error the marker is not written, so the
-// pod fails in its init container and a retry restores again.
+// Run restores the staged backup by the procedure of the image's version
+// line and the member's role, writes the marker and removes the stage
+// folder. Everything that can be refused is refused before neo4j-admin
+// changes anything. On any error the marker is not written, so the pod
+// fails in its init container and a retry restores again.
 func Run(ctx context.Context, o Options) error {
 	plan, err := ReadPlan(o.Stage)
 	if err != nil {
@@ -47,34 +53,146 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	expand := usesCommandExpansion()
+	role, why := neo4j.MemberRole(version, neo4j.ReadConfig(os.Environ(), os.DirFS("/")), o.RoleHint)
 	dir := filepath.Join(o.Stage, plan.Dir)
+	var backups []databaseBackup
 	for _, db := range databases {
-		from, err := backupPath(version, dir, db)
+		path, err := backupPath(version, dir, db)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(o.Stderr, "restoring database %s from backup %s with Neo4j %s\n", db, plan.BackupID, version)
-		if err := admin(ctx, o.Stderr, neo4j.RestoreCommand(version, from, db, expand)); err != nil {
-			return fmt.Errorf("restoring database %s from backup %s: %v", db, plan.BackupID, err)
-		}
+		backups = append(backups, databaseBackup{db, path})
 	}
-	if version.Major == 4 && os.Getenv("NEO4J_dbms_mode") == "CORE" {
-		fmt.Fprintln(o.Stderr, "unbinding this cluster core so it rejoins with the restored store")
-		if err := admin(ctx, o.Stderr, neo4j.UnbindCommand(version, expand)); err != nil {
-			return fmt.Errorf("unbinding the cluster core after the restore: %v", err)
+	proc, err := procedure(version, role, plan, backups, usesCommandExpansion())
+	if err != nil {
+		return err
+	}
+	// Nothing is printed before this line, so that a refusal is the
+	// container's one line.
+	fmt.Fprintf(o.Stderr, "restoring backup %s into this Neo4j %s %s (%s) in %d steps\n", plan.BackupID, version, role, why, len(proc.steps))
+	for _, w := range proc.warnings {
+		fmt.Fprintln(o.Stderr, "warning:", w)
+	}
+	var done []string
+	for i, s := range proc.steps {
+		fmt.Fprintf(o.Stderr, "step %d of %d: %s: %s\n", i+1, len(proc.steps), s.what, strings.Join(s.args, " "))
+		if err := admin(ctx, o.Stderr, s.args); err != nil {
+			return fmt.Errorf("%s: %v", s.what, err)
 		}
+		done = append(done, strings.Join(s.args, " "))
 	}
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
 	}
-	marker := Marker{Request: plan.Request, From: plan.From, BackupID: plan.BackupID, Databases: databases, RestoredAt: now().UTC()}
+	marker := Marker{Request: plan.Request, From: plan.From, BackupID: plan.BackupID, Databases: databases, RestoredAt: now().UTC(), Role: role, Steps: done}
 	if err := writeJSON(o.Marker, marker); err != nil {
 		return fmt.Errorf("writing the restore marker %s: %v; the data is restored, but the next start would restore it again", o.Marker, err)
 	}
 	fmt.Fprintf(o.Stderr, "restored backup %s (%s); marker written to %s\n", plan.BackupID, strings.Join(databases, ", "), o.Marker)
 	return os.RemoveAll(o.Stage)
+}
+
+// databaseBackup is a database to restore and its backup in the stage: the
+// folder 4.x wrote, or a 5.x artifact.
+type databaseBackup struct {
+	database, path string
+}
+
+// step is one neo4j-admin call of a restore procedure.
+type step struct {
+	// what the call does, for the log line before it and for its error:
+	// "restoring database neo4j from backup 2021-11-11T10:00:00Z".
+	what string
+	args []string
+}
+
+// restoreProcedure is what restoring a backup takes: the neo4j-admin calls
+// in order, and what the log says besides.
+type restoreProcedure struct {
+	steps    []step
+	warnings []string
+}
+
+// procedure decides the neo4j-admin calls that restore backups (system
+// first, as pick orders them) into a member of role running Neo4j v, as the
+// Operations Manual documents them for the version line (README "Restore a
+// cluster"):
+//
+//   - standalone: each database restored over what is there (4.x
+//     backup-restore/restore-backup.adoc: restore --force; 5.x and
+//     calendar versions: database restore --overwrite-destination=true);
+//   - 4.x core or read replica: neo4j-admin unbind first, then the same
+//     (4.4 clustering/seed.adoc, tools/neo4j-admin/unbind.adoc: "you must
+//     first run neo4j-admin unbind on each server", cores and read
+//     replicas alike; a replica left on a newer store would diverge);
+//   - 5.x or calendar-version cluster server: system only, the whole-cluster
+//     procedure (clustering/multi-region-deployment/disaster-recovery.adoc
+//     "Make the system database write-available",
+//     clustering/unbind-system-database.adoc): dbms unbind-system-db, then
+//     system restored with --overwrite-destination=true. A user database
+//     cannot be brought into a 5.x cluster offline (restore-backup.adoc:
+//     --overwrite-destination "is not safe on a cluster"; clustering/
+//     databases.adoc "Restore a clustered database" seeds it in the running
+//     cluster), so a restore that includes one is refused.
+//
+// expand adds --expand-commands where the version documents it. It runs
+// nothing.
+func procedure(v neo4j.Version, role neo4j.Role, plan *Plan, backups []databaseBackup, expand bool) (restoreProcedure, error) {
+	var p restoreProcedure
+	var users []string
+	for _, b := range backups {
+		if !isSystem(b.database) {
+			users = append(users, b.database)
+		}
+	}
+	switch {
+	case v.Major == 4 && (role == neo4j.Core || role == neo4j.ReadReplica):
+		p.steps = append(p.steps, step{
+			what: "unbinding this cluster " + string(role) + " first, so that it joins its cluster with the restored store",
+			args: neo4j.UnbindCommand(v, expand),
+		})
+	case v.Major != 4 && role == neo4j.Server:
+		if len(users) > 0 {
+			return p, seedingRefused(v, plan, users)
+		}
+		p.steps = append(p.steps, step{
+			what: "unbinding this cluster server from its system database, so that it binds to the system database restored on every server",
+			args: neo4j.UnbindSystemDBCommand(expand),
+		})
+	case role != neo4j.Standalone:
+		return p, fmt.Errorf("a %s is no member of a Neo4j %s deployment; the pod's labels or configuration are not those of its image's version", role, v)
+	}
+	for _, b := range backups {
+		p.steps = append(p.steps, step{
+			what: fmt.Sprintf("restoring database %s from backup %s", b.database, plan.BackupID),
+			args: neo4j.RestoreCommand(v, b.path, b.database, expand),
+		})
+	}
+	if len(users) > 0 && len(users) == len(backups) {
+		create := "CREATE DATABASE " + users[0]
+		if len(users) > 1 {
+			create = "CREATE DATABASE for each"
+		}
+		p.warnings = append(p.warnings, fmt.Sprintf("restoring %s without system: a database this server's system database does not know is restored but not served until you run %s (Operations Manual, backup-restore/restore-backup.adoc)",
+			strings.Join(users, ", "), create))
+	}
+	return p, nil
+}
+
+// seedingRefused is the error for user databases asked of a 5.x cluster
+// server: what it would take, and what to do instead.
+func seedingRefused(v neo4j.Version, plan *Plan, users []string) error {
+	what := "database " + users[0]
+	if len(users) > 1 {
+		what = "databases " + strings.Join(users, ", ")
+	}
+	seed := "CALL dbms.cluster.recreateDatabase"
+	if !v.AtLeast(5, 24) {
+		seed = "DROP DATABASE and CREATE DATABASE … OPTIONS {seedURI: …}"
+	}
+	return fmt.Errorf("restoring %s into a Neo4j %s cluster needs seeding once the cluster runs, which neo4j-backup does not do yet (README \"Restore a cluster\"): set neo4j-backup.io/restore-databases: system to restore system on every server, then seed %s from its backup in %s/%s/ with %s",
+		what, v, strings.Join(users, ", "), strings.TrimSuffix(plan.From, "/"), plan.BackupID, seed)
 }
 
 // pick is the databases to restore, system first: Neo4j needs its system

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
+	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
@@ -85,12 +88,180 @@ func stage(t *testing.T, backupArgs ...string) string {
 }
 
 func runRestore(t *testing.T, stageDir, data string, databases ...string) (string, error) {
+	return runRestoreAs(t, "", stageDir, data, databases...)
+}
+
+// runRestoreAs restores as the restore container of a pod whose chart
+// labels give it role hint.
+func runRestoreAs(t *testing.T, hint neo4j.Role, stageDir, data string, databases ...string) (string, error) {
 	var log bytes.Buffer
 	err := Run(context.Background(), Options{
-		Stage: stageDir, Marker: filepath.Join(data, ".neo4j-backup", "restored"), Databases: databases, Stderr: &log,
+		Stage: stageDir, Marker: filepath.Join(data, ".neo4j-backup", "restored"), Databases: databases, RoleHint: hint, Stderr: &log,
 		Now: func() time.Time { return time.Date(2021, 11, 12, 0, 0, 0, 0, time.UTC) },
 	})
 	return log.String(), err
+}
+
+// TestRestoreClusterMembers restores onto data volumes that hold a cluster
+// member's state, which the stand-in reads as Neo4j would: 4.x refuses a
+// restore until unbind has removed it, 5.x refuses to overwrite a database
+// that has cluster state (README "Restore a cluster"). The role comes from
+// the environment, a config file or the chart labels' hint.
+func TestRestoreClusterMembers(t *testing.T) {
+	backup4 := []string{"neo4j-admin backup --from=core-0:6362 --backup-dir=DIR --database=neo4j", "neo4j-admin backup --from=core-0:6362 --backup-dir=DIR --database=system"}
+	backup5 := []string{"neo4j-admin database backup --from=a:6362 --to-path=DIR neo4j system"}
+	state4 := []string{"core-member-id-state/x", "db/system/raft-log", "db/neo4j/raft-log"}
+	state5 := []string{"db/system/raft-log", "db/neo4j/raft-log"}
+	for _, tt := range []struct {
+		name, version string
+		backup        []string
+		state         []string          // under <data>/cluster-state
+		env           map[string]string // the container's environment
+		conf          map[string]string // files under $NEO4J_CONF
+		hint          neo4j.Role        // from the chart labels
+		databases     []string          // restore-databases
+		want          []string          // the calls after --version, globs
+		role          neo4j.Role
+		restored      []string // databases the backup's store must be in
+		stateLeft     []string // what of the cluster state must stay
+	}{
+		{
+			name: "4.4 core by env", version: "4.4.31", backup: backup4, state: state4,
+			env:  map[string]string{"NEO4J_dbms_mode": "CORE"},
+			want: []string{"neo4j-admin unbind", "neo4j-admin restore --from=STAGE/*/system --database=system --force", "neo4j-admin restore --from=STAGE/*/neo4j --database=neo4j --force"},
+			role: neo4j.Core, restored: []string{"system", "neo4j"},
+		},
+		{
+			name: "4.4 read replica by its config folder and command expansion", version: "4.4.31", backup: backup4, state: state4,
+			conf: map[string]string{"neo4j.conf/dbms.mode": "READ_REPLICA\n", "neo4j.conf/dbms.routing.advertised_address": "$(bash -c 'echo ${HOST}')"},
+			want: []string{"neo4j-admin unbind --expand-commands", "neo4j-admin restore --from=STAGE/*/system --database=system --force --expand-commands", "neo4j-admin restore --from=STAGE/*/neo4j --database=neo4j --force --expand-commands"},
+			role: neo4j.ReadReplica, restored: []string{"system", "neo4j"},
+		},
+		{
+			name: "4.2 core by the chart labels alone and neo4j only", version: "4.2.8", backup: backup4, state: state4,
+			hint: neo4j.Core, databases: []string{"neo4j"},
+			want: []string{"neo4j-admin unbind", "neo4j-admin restore --from=STAGE/*/neo4j --database=neo4j --force"},
+			role: neo4j.Core, restored: []string{"neo4j"},
+		},
+		{
+			name: "5.26 server by env and system", version: "5.26.0", backup: backup5, state: state5,
+			env: map[string]string{"NEO4J_dbms_cluster_discovery_resolver__type": "K8S"}, databases: []string{"system"},
+			want: []string{"neo4j-admin dbms unbind-system-db", "neo4j-admin database restore --from-path=STAGE/*/system-*.backup --overwrite-destination=true system"},
+			role: neo4j.Server, restored: []string{"system"}, stateLeft: []string{"db/neo4j/raft-log"},
+		},
+		{
+			name: "2025.06 server by the chart labels and system", version: "2025.06.0", backup: backup5, state: state5,
+			hint: neo4j.Server, databases: []string{"SYSTEM"},
+			want: []string{"neo4j-admin dbms unbind-system-db", "neo4j-admin database restore --from-path=STAGE/*/system-*.backup --overwrite-destination=true system"},
+			role: neo4j.Server, restored: []string{"system"}, stateLeft: []string{"db/neo4j/raft-log"},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data, log := useStandin(t, tt.version)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			for name, content := range tt.conf {
+				testfiles.Write(t, filepath.Join(os.Getenv("NEO4J_CONF"), name), content)
+			}
+			for _, db := range []string{"neo4j", "system"} {
+				testfiles.Write(t, filepath.Join(data, "databases", db, "neostore"), "old store")
+			}
+			for _, f := range tt.state {
+				testfiles.Write(t, filepath.Join(data, "cluster-state", f), "state")
+			}
+			stageDir := stage(t, tt.backup...)
+			os.Remove(log)
+			out, err := runRestoreAs(t, tt.hint, stageDir, data, tt.databases...)
+			if err != nil {
+				t.Fatalf("restore: %v\n%s", err, out)
+			}
+			calls, _ := os.ReadFile(log)
+			got := strings.Split(strings.TrimSpace(string(calls)), "\n")
+			want := append([]string{"neo4j-admin --version"}, tt.want...)
+			if len(got) != len(want) {
+				t.Fatalf("neo4j-admin was called\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			for i := range want {
+				if ok, _ := filepath.Match(strings.ReplaceAll(want[i], "STAGE", stageDir), got[i]); !ok {
+					t.Errorf("call %d = %s\nwant      %s", i, got[i], want[i])
+				}
+			}
+			for _, db := range []string{"neo4j", "system"} {
+				want := "old store"
+				if slices.Contains(tt.restored, db) {
+					want = "store of " + db
+				}
+				if b, err := os.ReadFile(filepath.Join(data, "databases", db, "neostore")); err != nil || string(b) != want {
+					t.Errorf("database %s after the restore: %q, %v; want %q", db, b, err, want)
+				}
+			}
+			for _, f := range tt.state {
+				_, err := os.Stat(filepath.Join(data, "cluster-state", f))
+				if left := slices.Contains(tt.stateLeft, f); left != (err == nil) {
+					t.Errorf("cluster state %s there after the restore: %v, want %v", f, err == nil, left)
+				}
+			}
+			m, err := ReadMarker(filepath.Join(data, ".neo4j-backup", "restored"))
+			if err != nil || m == nil || m.Role != tt.role || len(m.Steps) != len(tt.want) {
+				t.Fatalf("marker = %+v, %v; want role %s and %d steps", m, err, tt.role, len(tt.want))
+			}
+			for i, s := range m.Steps {
+				if s != got[i+1] {
+					t.Errorf("marker step %d = %s, want %s", i, s, got[i+1])
+				}
+			}
+			if !strings.Contains(out, "step 1 of ") || !strings.Contains(out, string(tt.role)) {
+				t.Errorf("the log does not show the role and the steps:\n%s", out)
+			}
+		})
+	}
+}
+
+// A user database cannot be brought into a 5.x cluster offline: the
+// restore is refused before neo4j-admin changes anything, with one line
+// that says what to do.
+func TestRestoreRefusesUserDatabasesOnA5ClusterServer(t *testing.T) {
+	for _, databases := range [][]string{nil, {"neo4j"}} {
+		data, log := useStandin(t, "5.26.0")
+		t.Setenv("NEO4J_dbms_cluster_discovery_endpoints", "server-1:6000,server-2:6000,server-3:6000")
+		testfiles.Write(t, filepath.Join(data, "databases", "neo4j", "neostore"), "old store")
+		testfiles.Write(t, filepath.Join(data, "cluster-state", "db", "system", "raft-log"), "state")
+		stageDir := stage(t, "neo4j-admin database backup --to-path=DIR neo4j system")
+		os.Remove(log)
+		out, err := runRestoreAs(t, "", stageDir, data, databases...)
+		wantFailure(t, err, data, `restoring database neo4j into a Neo4j 5.26.0 cluster needs seeding once the cluster runs, which neo4j-backup does not do yet (README "Restore a cluster"): set neo4j-backup.io/restore-databases: system`)
+		if out != "" {
+			t.Errorf("the refusal printed before it:\n%s", out)
+		}
+		if calls, _ := os.ReadFile(log); strings.TrimSpace(string(calls)) != "neo4j-admin --version" {
+			t.Errorf("neo4j-admin was called\n%s\nwant only --version", calls)
+		}
+		if b, _ := os.ReadFile(filepath.Join(data, "databases", "neo4j", "neostore")); string(b) != "old store" {
+			t.Errorf("database neo4j after the refusal: %q", b)
+		}
+		if _, err := os.Stat(filepath.Join(data, "cluster-state", "db", "system", "raft-log")); err != nil {
+			t.Errorf("the cluster state went: %v", err)
+		}
+	}
+}
+
+// Restoring a user database without system onto a standalone server warns
+// that a database system does not know is not served until it is created.
+func TestRestoreWarnsOfADatabaseSystemMayNotKnow(t *testing.T) {
+	data, _ := useStandin(t, "5.26.0")
+	stageDir := stage(t, "neo4j-admin database backup --to-path=DIR neo4j system")
+	out, err := runRestore(t, stageDir, data, "neo4j")
+	if err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "warning: restoring neo4j without system") || !strings.Contains(out, "CREATE DATABASE neo4j") {
+		t.Errorf("no warning of CREATE DATABASE in the log:\n%s", out)
+	}
+	out, err = runRestore(t, stage(t, "neo4j-admin database backup --to-path=DIR neo4j system"), data)
+	if err != nil || strings.Contains(out, "warning") {
+		t.Errorf("restoring system too: %v, log\n%s\nwant no warning", err, out)
+	}
 }
 
 func TestRestoreEachVersionLine(t *testing.T) {
@@ -287,5 +458,103 @@ func TestStageSkipsTheSameRequestFromAMovedPlace(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "backups are now looked for in s3://b/p/ns/graph") {
 		t.Errorf("log %q does not say the place moved", log.String())
+	}
+}
+
+// The procedure of every version line and role, as the Operations Manual
+// documents it (README "Restore a cluster"), decided without running
+// anything.
+func TestProcedure(t *testing.T) {
+	plan := &Plan{From: "s3://b/p/ns/graph", BackupID: "2021-11-11T10:00:00Z"}
+	const (
+		unbind4     = "neo4j-admin unbind"
+		unbindSys   = "neo4j-admin dbms unbind-system-db --expand-commands"
+		restore4Sys = "neo4j-admin restore --from=B/system --database=system --force"
+		restore4    = "neo4j-admin restore --from=B/neo4j --database=neo4j --force"
+		restore5Sys = "neo4j-admin database restore --from-path=B/system-2021-11-11T10-00-00.backup --overwrite-destination=true system --expand-commands"
+		restore5    = "neo4j-admin database restore --from-path=B/neo4j-2021-11-11T10-00-00.backup --overwrite-destination=true neo4j --expand-commands"
+		noSystem    = "restoring neo4j without system: a database this server's system database does not know is restored but not served until you run CREATE DATABASE neo4j"
+		refused     = "restoring database neo4j into a Neo4j %s cluster needs seeding once the cluster runs, which neo4j-backup does not do yet (README \"Restore a cluster\"): set neo4j-backup.io/restore-databases: system to restore system on every server, then seed neo4j from its backup in s3://b/p/ns/graph/2021-11-11T10:00:00Z/ with %s"
+		recreate    = "CALL dbms.cluster.recreateDatabase"
+	)
+	all, user, system := []string{"system", "neo4j"}, []string{"neo4j"}, []string{"system"}
+	x := func(s string) string { return s + " --expand-commands" }
+	for _, tt := range []struct {
+		version string
+		role    neo4j.Role
+		dbs     []string
+		want    []string
+		warning string // in part
+		err     string
+	}{
+		// 4.2 documents --expand-commands for neither restore nor unbind.
+		{"4.2.8", neo4j.Standalone, all, []string{restore4Sys, restore4}, "", ""},
+		{"4.2.8", neo4j.Standalone, user, []string{restore4}, noSystem, ""},
+		{"4.2.8", neo4j.Standalone, system, []string{restore4Sys}, "", ""},
+		{"4.2.8", neo4j.Core, all, []string{unbind4, restore4Sys, restore4}, "", ""},
+		{"4.2.8", neo4j.Core, user, []string{unbind4, restore4}, noSystem, ""},
+		{"4.2.8", neo4j.ReadReplica, all, []string{unbind4, restore4Sys, restore4}, "", ""},
+		{"4.2.8", neo4j.ReadReplica, system, []string{unbind4, restore4Sys}, "", ""},
+		{"4.4.31", neo4j.Standalone, all, []string{x(restore4Sys), x(restore4)}, "", ""},
+		{"4.4.31", neo4j.Standalone, user, []string{x(restore4)}, noSystem, ""},
+		{"4.4.31", neo4j.Core, all, []string{x(unbind4), x(restore4Sys), x(restore4)}, "", ""},
+		{"4.4.31", neo4j.Core, system, []string{x(unbind4), x(restore4Sys)}, "", ""},
+		{"4.4.31", neo4j.ReadReplica, all, []string{x(unbind4), x(restore4Sys), x(restore4)}, "", ""},
+		{"4.4.31", neo4j.ReadReplica, user, []string{x(unbind4), x(restore4)}, noSystem, ""},
+		{"4.4.31", neo4j.Server, all, nil, "", "a server is no member of a Neo4j 4.4.31 deployment"},
+		{"5.26.0", neo4j.Standalone, all, []string{restore5Sys, restore5}, "", ""},
+		{"5.26.0", neo4j.Standalone, user, []string{restore5}, noSystem, ""},
+		{"5.26.0", neo4j.Standalone, system, []string{restore5Sys}, "", ""},
+		{"5.26.0", neo4j.Server, system, []string{unbindSys, restore5Sys}, "", ""},
+		{"5.26.0", neo4j.Server, all, nil, "", fmt.Sprintf(refused, "5.26.0", recreate)},
+		{"5.26.0", neo4j.Server, user, nil, "", fmt.Sprintf(refused, "5.26.0", recreate)},
+		{"5.26.0", neo4j.Core, all, nil, "", "a core is no member of a Neo4j 5.26.0 deployment"},
+		{"5.3.0", neo4j.Server, user, nil, "", fmt.Sprintf(refused, "5.3.0", "DROP DATABASE and CREATE DATABASE … OPTIONS {seedURI: …}")},
+		{"5.3.0", neo4j.Server, system, []string{unbindSys, restore5Sys}, "", ""},
+		{"2025.06.0", neo4j.Standalone, all, []string{restore5Sys, restore5}, "", ""},
+		{"2025.06.0", neo4j.Standalone, user, []string{restore5}, noSystem, ""},
+		{"2025.06.0", neo4j.Server, system, []string{unbindSys, restore5Sys}, "", ""},
+		{"2025.06.0", neo4j.Server, all, nil, "", fmt.Sprintf(refused, "2025.6.0", recreate)},
+	} {
+		name := fmt.Sprintf("%s %s %v", tt.version, tt.role, tt.dbs)
+		v, err := neo4j.ParseVersion(tt.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var backups []databaseBackup
+		for _, db := range tt.dbs {
+			p := "B/" + db
+			if v.Major != 4 {
+				p += "-2021-11-11T10-00-00.backup"
+			}
+			backups = append(backups, databaseBackup{db, p})
+		}
+		got, err := procedure(v, tt.role, plan, backups, true)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: procedure = %v, %v; want an error saying %q", name, got.steps, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		var calls []string
+		for _, s := range got.steps {
+			calls = append(calls, strings.Join(s.args, " "))
+		}
+		if !slices.Equal(calls, tt.want) {
+			t.Errorf("%s: steps\n  %s\nwant\n  %s", name, strings.Join(calls, "\n  "), strings.Join(tt.want, "\n  "))
+		}
+		warnings := strings.Join(got.warnings, "\n")
+		if (tt.warning == "") != (warnings == "") || !strings.Contains(warnings, tt.warning) {
+			t.Errorf("%s: warnings %q, want %q", name, warnings, tt.warning)
+		}
+	}
+	// Without command expansion in the configuration, no call asks for it.
+	got, err := procedure(neo4j.Version{Major: 5, Minor: 26}, neo4j.Server, plan, []databaseBackup{{"system", "B/system.backup"}}, false)
+	if err != nil || strings.Contains(fmt.Sprint(got.steps), "--expand-commands") {
+		t.Errorf("procedure without expansion = %v, %v", got.steps, err)
 	}
 }

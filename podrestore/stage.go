@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
@@ -50,7 +51,7 @@ func Stage(ctx context.Context, store Store, o StageOptions) (*Plan, error) {
 		return nil, fmt.Errorf("clearing %s: %v", o.Stage, err)
 	}
 	if err := os.MkdirAll(o.Stage, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %v; is /plugins writable?", o.Stage, err)
+		return nil, fmt.Errorf("creating %s: %v; is the stage volume writable?", o.Stage, err)
 	}
 	plan := &Plan{Request: o.At, From: o.From}
 	switch {
@@ -74,10 +75,19 @@ func Stage(ctx context.Context, store Store, o StageOptions) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
+		plan.BackupID, plan.Dir = b.ID, filepath.Base(path)
 		if b.Status == storage.Legacy {
-			fmt.Fprintf(o.Log, "warning: %s is a legacy backup without a manifest; its files were fetched unverified\n", b.ID)
+			in, databases, err := neo4j.LegacyDatabases(path)
+			if err != nil {
+				os.RemoveAll(path) // nothing in it is of use to the restore container
+				return nil, fmt.Errorf("legacy backup %s cannot be restored: %v; annotate another backup (neo4j-backup list shows them)", b.ID, err)
+			}
+			// The plan points at the folder that holds the database
+			// folders, so that tmp/ is never restored as a database.
+			plan.Dir, plan.Databases, plan.Legacy = filepath.Join(plan.Dir, filepath.FromSlash(in)), databases, true
+			fmt.Fprintln(o.Log, LegacyFetched(b.ID, in, databases))
+			break
 		}
-		plan.BackupID, plan.Dir, plan.Legacy = b.ID, filepath.Base(path), b.Status == storage.Legacy
 		plan.Databases = b.Databases
 		if len(plan.Databases) == 0 {
 			if plan.Databases, err = neo4j.DatabasesIn(path); err != nil {
@@ -95,6 +105,16 @@ func Stage(ctx context.Context, store Store, o StageOptions) (*Plan, error) {
 		return nil, fmt.Errorf("writing the plan: %v", err)
 	}
 	return plan, nil
+}
+
+// LegacyFetched is the line that says legacy backup id was fetched, with
+// its databases, found in folder in of it (README "By hand").
+func LegacyFetched(id, in string, databases []string) string {
+	where := ""
+	if in != "" {
+		where = ", in " + in + "/"
+	}
+	return fmt.Sprintf("warning: %s is a legacy backup without a manifest; its files were fetched unverified (databases %s%s)", id, strings.Join(databases, ", "), where)
 }
 
 // installSelf copies the running binary to path, for the restore container.

@@ -24,31 +24,39 @@ const (
 // PodResult is one pod's outcome and what it rests on: the backup restored,
 // the failed container's message, or what is still awaited.
 type PodResult struct {
-	Pod     string
-	Outcome Outcome
-	Detail  string
+	StatefulSet string
+	Pod         string
+	Outcome     Outcome
+	Detail      string
 }
 
+// String is the report line: <statefulset>/<pod>: <outcome>, so that the
+// pods of a deployment's StatefulSets read apart.
 func (r PodResult) String() string {
+	who := r.Pod
+	if r.StatefulSet != "" {
+		who = r.StatefulSet + "/" + r.Pod
+	}
 	switch r.Outcome {
 	case Waiting:
-		return fmt.Sprintf("%s: still waiting: %s", r.Pod, r.Detail)
+		return fmt.Sprintf("%s: still waiting: %s", who, r.Detail)
 	case Failed:
-		return fmt.Sprintf("%s: failed: %s", r.Pod, r.Detail)
+		return fmt.Sprintf("%s: failed: %s", who, r.Detail)
 	}
-	return fmt.Sprintf("%s: %s", r.Pod, r.Detail)
+	return fmt.Sprintf("%s: %s", who, r.Detail)
 }
 
 func (r PodResult) settled() bool { return r.Outcome != Waiting }
 
-// podResult tells how far pod (nil while there is none) got with restoring
-// backup id, from what the kubelet reported of its init containers.
-func podResult(name string, pod *corev1.Pod, id string) PodResult {
+// podResult tells how far pod name of StatefulSet statefulSet (nil while
+// there is none) got with restoring backup id, from what the kubelet
+// reported of its init containers.
+func podResult(statefulSet, name string, pod *corev1.Pod, id string) PodResult {
 	waiting := func(format string, a ...any) PodResult {
-		return PodResult{name, Waiting, fmt.Sprintf(format, a...)}
+		return PodResult{statefulSet, name, Waiting, fmt.Sprintf(format, a...)}
 	}
 	failed := func(format string, a ...any) PodResult {
-		return PodResult{name, Failed, fmt.Sprintf(format, a...)}
+		return PodResult{statefulSet, name, Failed, fmt.Sprintf(format, a...)}
 	}
 	switch {
 	case pod == nil:
@@ -88,9 +96,9 @@ func podResult(name string, pod *corev1.Pod, id string) PodResult {
 		}
 	}
 	if len(ours) == 1 {
-		return PodResult{name, Fetched, fmt.Sprintf("fetched %s into %s; restore-mode is %s, so restoring it is left to you", id, podrestore.StagePath, annotations.ModeFetch)}
+		return PodResult{statefulSet, name, Fetched, fmt.Sprintf("fetched %s into %s; restore-mode is %s, so restoring it is left to you", id, podrestore.StagePath, annotations.ModeFetch)}
 	}
-	return PodResult{name, Restored, "restored " + id}
+	return PodResult{statefulSet, name, Restored, "restored " + id}
 }
 
 // injected names the restore init containers the pod has, in order.

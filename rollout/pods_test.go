@@ -81,9 +81,18 @@ func TestPodResult(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := podResult("graph-0", c.pod, backupID).String(); got != c.want {
+			if got := podResult("", "graph-0", c.pod, backupID).String(); got != c.want {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
 		})
+	}
+}
+
+// In the report, a pod is named with its StatefulSet, so the pods of a
+// deployment's StatefulSets read apart.
+func TestPodResultString(t *testing.T) {
+	got := podResult("graph", "graph-0", nil, backupID).String()
+	if want := "graph/graph-0: still waiting: no pod yet"; got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }

@@ -1,7 +1,7 @@
 package rollout
 
-// This file reads the StatefulSet before anything changes, and asks the
-// apiserver what its pods will carry once it is annotated.
+// This file asks the apiserver what the pods will carry once their
+// StatefulSets are annotated, and makes the annotation patch.
 
 import (
 	"context"
@@ -9,71 +9,47 @@ import (
 	"fmt"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
 )
 
-// StatefulSet is the StatefulSet to restore and its Namespace's
-// annotations, as they were before anything changed.
-type StatefulSet struct {
-	kube      kubernetes.Interface
-	sts       *appsv1.StatefulSet
-	selector  labels.Selector
-	namespace map[string]string
+// Settings returns what the webhook will read from the deployment's pods
+// once its StatefulSets are annotated to restore at (only databases, if any
+// are named): where the backups are, the endpoint and the region. Every
+// StatefulSet is asked; they must agree, since one backup ID restores them
+// all. Nothing is changed; a missing webhook or a bad value is found here,
+// before anything is scaled.
+func (d *Deployment) Settings(ctx context.Context, at string, databases []string, defaultDestination string) (annotations.RestoreSettings, error) {
+	var first annotations.RestoreSettings
+	for i, m := range d.members {
+		s, err := d.settingsOf(ctx, m, at, databases, defaultDestination)
+		if err != nil {
+			return annotations.RestoreSettings{}, err
+		}
+		if i == 0 {
+			first = s
+			continue
+		}
+		if s.From.String() != first.From.String() || s.Endpoint != first.Endpoint || s.Region != first.Region {
+			return annotations.RestoreSettings{}, fmt.Errorf("StatefulSets %s and %s would restore from different places (%s, %s), and one backup restores a deployment; make their %s, %s and %s annotations agree; nothing was changed",
+				d.members[0].sts.Name, m.sts.Name, place(first), place(s), annotations.RestoreFrom, annotations.Endpoint, annotations.Region)
+		}
+	}
+	return first, nil
 }
 
-// Load reads StatefulSet name and its Namespace.
-func Load(ctx context.Context, kube kubernetes.Interface, namespace, name string) (*StatefulSet, error) {
-	ns, err := kube.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("there is no namespace %s", namespace)
-	}
+// settingsOf asks the apiserver rather than predicting its answer: a
+// server-side dry run of the annotation patch goes through the admission
+// webhooks, so the pod template it returns is the one the pods will be
+// created from.
+func (d *Deployment) settingsOf(ctx context.Context, m *member, at string, databases []string, defaultDestination string) (annotations.RestoreSettings, error) {
+	name := m.sts.Name
+	dry, err := d.kube.AppsV1().StatefulSets(d.namespace).Patch(ctx, name, types.MergePatchType, annotationPatch(at, databases), metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
 	if apierrors.IsForbidden(err) {
-		return nil, fmt.Errorf("reading namespace %s, whose %s annotations say where its backups are: %v; ask for permission to get it", namespace, annotations.Prefix, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading namespace %s: %v", namespace, err)
-	}
-	sts, err := kube.AppsV1().StatefulSets(namespace).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("there is no StatefulSet %s in namespace %s; kubectl get statefulsets -n %s lists them", name, namespace, namespace)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading StatefulSet %s: %v", name, err)
-	}
-	selector, err := metav1.LabelSelectorAsSelector(sts.Spec.Selector)
-	if err != nil {
-		return nil, fmt.Errorf("StatefulSet %s has a selector that cannot be read: %v", name, err)
-	}
-	return &StatefulSet{kube: kube, sts: sts, selector: selector, namespace: ns.Annotations}, nil
-}
-
-// Replicas is how many pods the StatefulSet asks for.
-func (s *StatefulSet) Replicas() int32 {
-	if s.sts.Spec.Replicas == nil {
-		return 1
-	}
-	return *s.sts.Spec.Replicas
-}
-
-// Settings returns what the webhook will read from the StatefulSet's pods
-// once it is annotated to restore at (only databases, if any are named):
-// where the backups are, the endpoint and the region. It asks the apiserver
-// rather than predicting its answer: a server-side dry run of the
-// annotation patch goes through the admission webhooks, so the pod template
-// it returns is the one the pods will be created from. Nothing is changed;
-// a missing webhook is found here, before anything is scaled.
-func (s *StatefulSet) Settings(ctx context.Context, at string, databases []string, defaultDestination string) (annotations.RestoreSettings, error) {
-	name := s.sts.Name
-	dry, err := s.kube.AppsV1().StatefulSets(s.sts.Namespace).Patch(ctx, name, types.MergePatchType, annotationPatch(at, databases), metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
-	if apierrors.IsForbidden(err) {
-		return annotations.RestoreSettings{}, fmt.Errorf("StatefulSet %s: %v; annotating it needs permission to patch StatefulSets in namespace %s", name, err, s.sts.Namespace)
+		return annotations.RestoreSettings{}, fmt.Errorf("StatefulSet %s: %v; annotating it needs permission to patch StatefulSets in namespace %s", name, err, d.namespace)
 	}
 	if err != nil {
 		// A denial of the validating webhook is a sentence about the values.
@@ -88,11 +64,19 @@ func (s *StatefulSet) Settings(ctx context.Context, at string, databases []strin
 	// as the webhook reads them: the dry run's pod template is what they
 	// will carry.
 	deployment, _ := annotations.DeploymentOf(name, dry.Spec.Template.Labels)
-	settings, err := annotations.ReadRestore(template, s.namespace, s.sts.Namespace, deployment, defaultDestination)
+	settings, err := annotations.ReadRestore(template, d.nsAnnotations, d.namespace, deployment, defaultDestination)
 	if err != nil {
 		return annotations.RestoreSettings{}, fmt.Errorf("StatefulSet %s: %v", name, err)
 	}
 	return settings, nil
+}
+
+// place is where settings restore from, for an error.
+func place(s annotations.RestoreSettings) string {
+	if s.Endpoint == "" {
+		return s.From.String()
+	}
+	return s.From.String() + " at " + s.Endpoint
 }
 
 // wanted are the restore annotations the rollout sets; restore-databases is

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
 	"github.com/neo4j-backup/neo4j-backup/storage"
 	"github.com/neo4j-backup/neo4j-backup/storage/s3test"
 )
@@ -106,6 +108,57 @@ func TestLegacyBackup(t *testing.T) {
 	got := digest(t, path)
 	if len(got) != 2 || got["tmp/neo4j/neostore"] == "" || got["tmp/system/neostore"] == "" {
 		t.Errorf("fetched %v; want tmp/neo4j/neostore and tmp/system/neostore", got)
+	}
+}
+
+// Storage knows no Neo4j names: a legacy folder comes back exactly as the
+// old CronJob's s3cmd wrote it, database folders in tmp/ or at the top and
+// the rest of /tmp alike (podrestore and neo4j decide what is a database),
+// and folder markers some tools write are no files.
+func TestLegacyBackupFetchedAsWritten(t *testing.T) {
+	srv := s3test.SharedVersitygw(t)
+	s := open(t, srv, "old/graph")
+	prefix := s.Location().Prefix + "/"
+	written := map[string]string{
+		"11Nov2021-10:00:00/tmp/neo4j/neostore":              "store",
+		"11Nov2021-10:00:00/tmp/neo4j/neostore.nodestore.db": "nodes",
+		"11Nov2021-10:00:00/tmp/hsperfdata_neo4j/4242":       "jvm",
+		"11Nov2021-10:00:00/tmp/backup.log":                  "log",
+		"12Nov2021-10:00:00/neo4j/neostore":                  "store",
+		"12Nov2021-10:00:00/notes.txt":                       "notes",
+	}
+	for key, content := range written {
+		put(t, srv, prefix+key, content)
+	}
+	put(t, srv, prefix+"12Nov2021-10:00:00/neo4j/", "")
+	ctx := testContext(t)
+
+	backups, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(backups); !slices.Equal(got, []string{"11Nov2021-10:00:00", "12Nov2021-10:00:00"}) || backups[0].Files != 4 || backups[1].Files != 2 {
+		t.Fatalf("List = %+v; want two legacy backups of 4 and 2 files", backups)
+	}
+	for _, id := range []string{"11Nov2021-10:00:00", "12Nov2021-10:00:00"} {
+		to := t.TempDir()
+		b, path, err := s.Fetch(ctx, id, to, storage.FetchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Status != storage.Legacy || len(b.Databases) != 0 {
+			t.Errorf("Fetch(%s) = %s with databases %v; want legacy, no databases named by storage", id, b.Status, b.Databases)
+		}
+		got := digest(t, path)
+		var want []string
+		for key := range written {
+			if rel, ok := strings.CutPrefix(key, id+"/"); ok {
+				want = append(want, rel)
+			}
+		}
+		if fetched := slices.Sorted(maps.Keys(got)); !slices.Equal(fetched, slices.Sorted(slices.Values(want))) {
+			t.Errorf("Fetch(%s) wrote %v; want %v", id, fetched, slices.Sorted(slices.Values(want)))
+		}
 	}
 }
 

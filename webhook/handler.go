@@ -131,6 +131,7 @@ func (h *Validator) Handle(_ context.Context, req admission.Request) admission.R
 		for _, p := range annotations.ValidateStatefulSet(sts.Spec.Template.Annotations) {
 			problems = append(problems, "pod template: "+p)
 		}
+		problems = append(problems, statefulSetProblems(&sts)...)
 	default:
 		return count("validate", outcomeSkipped, admission.Allowed(""))
 	}

@@ -2,16 +2,21 @@ package webhook
 
 // This file decides how a Neo4j pod is mutated for a restore (README
 // "Restore a StatefulSet"). It is pure: a pod and its Namespace's annotations in, JSON patch
-// operations out. The patch appends with /- and never replaces an array.
+// operations out. The patch appends with /- and never replaces an array,
+// and never touches the Neo4j container: a volume mounted there at /plugins
+// would become Neo4j's plugins directory and hide the plugins in its image.
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"regexp"
 	"strings"
 
 	"gomodules.xyz/jsonpatch/v2"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/containers"
@@ -48,39 +53,107 @@ func InjectPod(pod *corev1.Pod, ns map[string]string, namespace string, cfg Conf
 		return nil, fmt.Errorf("container %s mounts no volume at %s, so there is nothing to restore into; mount the Neo4j data volume there", neo.Name, podrestore.DataPath)
 	}
 
-	var ops []jsonpatch.Operation
-	plugins, ok := mountAt(neo, podrestore.PluginsPath)
-	if !ok {
-		plugins = corev1.VolumeMount{Name: podrestore.PluginsVolume, MountPath: podrestore.PluginsPath}
-		ops = append(ops,
-			appendOp("/spec/volumes", len(pod.Spec.Volumes), corev1.Volume{
-				Name:         podrestore.PluginsVolume,
-				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}},
-			}),
-			appendOp(fmt.Sprintf("/spec/containers/%d/volumeMounts", containerIndex(pod, neo.Name)), len(neo.VolumeMounts), plugins),
-		)
+	st := stageOf(neo)
+	if err := checkFetchMode(settings.Mode, neo.Name, st); err != nil {
+		return nil, err
 	}
 
+	var ops []jsonpatch.Operation
+	if st.own {
+		ops = append(ops, appendOp("/spec/volumes", len(pod.Spec.Volumes), stageVolume(settings)))
+	}
 	n := len(pod.Spec.InitContainers)
-	ops = append(ops, appendOp("/spec/initContainers", n, fetchContainer(cfg.Image, settings, neo, data, plugins)))
+	ops = append(ops, appendOp("/spec/initContainers", n, fetchContainer(cfg.Image, settings, neo, data, st)))
 	if settings.Mode == annotations.ModeRestore {
-		ops = append(ops, appendOp("/spec/initContainers", n+1, restoreContainer(settings, neo, plugins)))
+		ops = append(ops, appendOp("/spec/initContainers", n+1, restoreContainer(settings, neo, st, neo4j.RoleFromLabels(pod.Labels))))
 	}
 	ops = append(ops, jsonpatch.Operation{Operation: "add", Path: "/metadata/annotations/" + escape(annotations.RestoreStatus), Value: "injected"})
 	return ops, nil
 }
 
+// stage is where the backup of a pod is staged: the Neo4j container's
+// /plugins volume when it has one (the seed's way; a person finds a
+// fetch-mode backup there), else a volume of our own that only the init
+// containers mount.
+type stage struct {
+	podrestore.StagePaths
+	mount corev1.VolumeMount // the init containers' mount of its volume
+	own   bool               // the volume is podrestore.StageVolume, added by the webhook
+}
+
+func stageOf(neo *corev1.Container) stage {
+	plugins, ok := mountAt(neo, podrestore.PluginsPath)
+	st := stage{StagePaths: podrestore.StagePathsFor(ok), mount: plugins, own: !ok}
+	if st.own {
+		st.mount = corev1.VolumeMount{Name: podrestore.StageVolume}
+	}
+	st.mount.MountPath, st.mount.ReadOnly = st.MountPath, false
+	return st
+}
+
+// checkFetchMode refuses restore-mode fetch for a Neo4j container (named
+// container) without a /plugins mount: the backup would be staged in a
+// volume only the init containers mount, out of everyone's reach.
+func checkFetchMode(mode, container string, st stage) error {
+	if mode != annotations.ModeFetch || !st.own {
+		return nil
+	}
+	return fmt.Errorf("%s %s leaves the backup in %s, but container %s mounts nothing there; mount a volume at %s in the Neo4j container or set %s to %s",
+		annotations.RestoreMode, annotations.ModeFetch, podrestore.PluginsPath, container, podrestore.PluginsPath, annotations.RestoreMode, annotations.ModeRestore)
+}
+
+// statefulSetProblems is what the validating webhook refuses in a
+// StatefulSet besides its annotations: restore-mode fetch, on its metadata
+// or its pod template, for a Neo4j container without a /plugins mount,
+// which InjectPod would deny every pod of.
+func statefulSetProblems(sts *appsv1.StatefulSet) []string {
+	mode := cmp.Or(sts.Annotations[annotations.RestoreMode], sts.Spec.Template.Annotations[annotations.RestoreMode])
+	neo := neo4j.Container(&sts.Spec.Template.Spec)
+	if neo == nil {
+		return nil // InjectPod says what is wrong
+	}
+	if err := checkFetchMode(mode, neo.Name, stageOf(neo)); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}
+
+// stageVolume is the volume the backup is staged in when the Neo4j
+// container mounts nothing at /plugins: an emptyDir, or with
+// restore-volume-size a generic ephemeral volume of that size of the
+// cluster's default storage class, for backups larger than the node's
+// ephemeral storage.
+func stageVolume(s annotations.RestoreSettings) corev1.Volume {
+	if s.VolumeSize.IsZero() {
+		return corev1.Volume{Name: podrestore.StageVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	}
+	return corev1.Volume{Name: podrestore.StageVolume, VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+		VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
+				"app.kubernetes.io/managed-by": "neo4j-backup",
+				"app.kubernetes.io/name":       "neo4j-backup",
+			}},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceStorage: s.VolumeSize.DeepCopy(),
+				}},
+			},
+		},
+	}}}
+}
+
 // fetchContainer runs this image: it resolves the restore annotation against
-// the backups in S3, streams the backup into /plugins, verifies it, and
+// the backups in S3, streams the backup into the stage, verifies it, and
 // copies this binary there for the restore container. It sees the data
 // volume read-only, to read the marker of an earlier restore.
-func fetchContainer(image string, s annotations.RestoreSettings, neo *corev1.Container, data, plugins corev1.VolumeMount) corev1.Container {
+func fetchContainer(image string, s annotations.RestoreSettings, neo *corev1.Container, data corev1.VolumeMount, st stage) corev1.Container {
 	args := []string{"fetch",
 		"--from", s.From.String(),
 		"--at", s.At,
-		"--to", podrestore.StagePath,
+		"--to", st.Dir,
 		"--skip-if-restored", podrestore.MarkerPath,
-		"--install-self", podrestore.BinaryPath,
+		"--install-self", st.Binary,
 	}
 	if s.Endpoint != "" {
 		args = append(args, "--endpoint", s.Endpoint)
@@ -90,15 +163,13 @@ func fetchContainer(image string, s annotations.RestoreSettings, neo *corev1.Con
 	}
 	data.ReadOnly = true
 	data.MountPath = podrestore.DataPath
-	plugins.ReadOnly = false
-	plugins.MountPath = podrestore.PluginsPath
 	c := corev1.Container{
 		Name:                     podrestore.FetchContainer,
 		Image:                    image,
 		ImagePullPolicy:          corev1.PullIfNotPresent,
 		Args:                     args,
-		Env:                      append(subPathEnv(neo, data, plugins), containers.CredentialsEnv(s.CredentialsSecret)...),
-		VolumeMounts:             []corev1.VolumeMount{data, plugins},
+		Env:                      append(subPathEnv(neo, data, st.mount), containers.CredentialsEnv(s.CredentialsSecret)...),
+		VolumeMounts:             []corev1.VolumeMount{data, st.mount},
 		Resources:                *fetchResources.DeepCopy(),
 		SecurityContext:          containers.SecurityContext(true),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -108,34 +179,46 @@ func fetchContainer(image string, s annotations.RestoreSettings, neo *corev1.Con
 
 // restoreContainer runs the pod's own Neo4j image, so neo4j-admin is the
 // version the data belongs to, with the Neo4j container's environment and
-// mounts so it reads the same configuration. Its program is the copy of this
-// binary that the fetch container left in /plugins.
-func restoreContainer(s annotations.RestoreSettings, neo *corev1.Container, plugins corev1.VolumeMount) corev1.Container {
-	args := []string{"restore-staged", "--staged", podrestore.StagePath, "--data", podrestore.DataPath}
+// all its mounts (data, configuration) so it reads the same configuration;
+// the stage is among them when it is the /plugins volume, else added. Its
+// program is the copy of this binary that the fetch container left in the
+// stage. role is what the pod's chart labels say it is, "" when they say
+// nothing; restore-staged weighs it with the configuration.
+func restoreContainer(s annotations.RestoreSettings, neo *corev1.Container, st stage, role neo4j.Role) corev1.Container {
+	args := []string{"restore-staged", "--staged", st.Dir, "--data", podrestore.DataPath}
 	if len(s.Databases) > 0 {
 		args = append(args, "--databases", strings.Join(s.Databases, ","))
 	}
+	if role != "" {
+		args = append(args, "--role", string(role))
+	}
 	mounts := append([]corev1.VolumeMount(nil), neo.VolumeMounts...)
-	if _, ok := mountAt(neo, podrestore.PluginsPath); !ok {
-		mounts = append(mounts, plugins)
+	if st.own {
+		mounts = append(mounts, st.mount)
+	}
+	resources := *restoreResources.DeepCopy()
+	if !s.Memory.IsZero() {
+		resources.Requests[corev1.ResourceMemory] = s.Memory.DeepCopy()
+		resources.Limits[corev1.ResourceMemory] = s.Memory.DeepCopy()
 	}
 	return corev1.Container{
 		Name:                     podrestore.RestoreContainer,
 		Image:                    neo.Image,
 		ImagePullPolicy:          neo.ImagePullPolicy,
-		Command:                  []string{podrestore.BinaryPath},
+		Command:                  []string{st.Binary},
 		Args:                     args,
 		Env:                      neo.Env,
 		EnvFrom:                  neo.EnvFrom,
 		VolumeMounts:             mounts,
-		Resources:                *restoreResources.DeepCopy(),
+		Resources:                resources,
 		SecurityContext:          containers.SecurityContext(false),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 }
 
 // Requests and limits of the injected containers: the fetch streams with a
-// bounded buffer; neo4j-admin restore wants a heap.
+// bounded buffer; neo4j-admin restore wants a heap (restore-memory sets
+// both its request and limit).
 var (
 	fetchResources   = containers.Resources("100m", "128Mi", "1", "512Mi")
 	restoreResources = containers.Resources("100m", "512Mi", "2", "2Gi")
@@ -194,15 +277,6 @@ func hasInitContainer(pod *corev1.Pod, name string) bool {
 		}
 	}
 	return false
-}
-
-func containerIndex(pod *corev1.Pod, name string) int {
-	for i, c := range pod.Spec.Containers {
-		if c.Name == name {
-			return i
-		}
-	}
-	return -1
 }
 
 // appendOp appends value to the array at arrayPath, which has n elements:

@@ -2,12 +2,17 @@ package webhook
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/internal/golden"
+	"github.com/neo4j-backup/neo4j-backup/podrestore"
 )
 
 // podCase is one file under testdata/pods: a pod, its namespace's
@@ -31,8 +36,10 @@ type podResult struct {
 const testImage = "ghcr.io/neo4j-backup/neo4j-backup:test"
 
 // TestInjectPodFixtures runs every case under testdata/pods and compares the
-// patch and the patched pod with its golden file; then runs the patched pod
-// through again to prove a second pass changes nothing.
+// patch and the patched pod with its golden file; checks that the pod's own
+// containers are left byte for byte as they were and that only the init
+// containers mount the stage volume; then runs the patched pod through
+// again to prove a second pass changes nothing.
 func TestInjectPodFixtures(t *testing.T) {
 	golden.Run(t, "testdata/pods/*.yaml", 10, func(t *testing.T, file string) {
 		c := readPodCase(t, file)
@@ -46,6 +53,7 @@ func TestInjectPodFixtures(t *testing.T) {
 			got.Denied = err.Error()
 		} else {
 			patched := applyPatch(t, &c.Pod, ops)
+			checkContainersUntouched(t, &c.Pod, patched)
 			for _, op := range ops {
 				raw, _ := json.Marshal(op)
 				got.Patch = append(got.Patch, raw)
@@ -59,6 +67,63 @@ func TestInjectPodFixtures(t *testing.T) {
 		}
 		golden.Compare(t, golden.Path(file), got)
 	})
+}
+
+// checkContainersUntouched fails unless the pod's containers (Neo4j's
+// among them) are, as JSON, what they were before the patch, and the stage
+// volume the webhook may add is mounted by init containers only.
+func checkContainersUntouched(t *testing.T, before, after *corev1.Pod) {
+	t.Helper()
+	was, _ := json.Marshal(before.Spec.Containers)
+	is, _ := json.Marshal(after.Spec.Containers)
+	if string(was) != string(is) {
+		t.Errorf("the patch changed the pod's containers:\nbefore %s\nafter  %s", was, is)
+	}
+	for _, c := range after.Spec.Containers {
+		for _, m := range c.VolumeMounts {
+			if m.Name == podrestore.StageVolume {
+				t.Errorf("container %s mounts %s; only the init containers may", c.Name, podrestore.StageVolume)
+			}
+		}
+	}
+}
+
+func TestStatefulSetProblems(t *testing.T) {
+	sts := func(mode, pluginsAt string, inTemplate bool) *appsv1.StatefulSet {
+		s := &appsv1.StatefulSet{}
+		ann := map[string]string{annotations.Restore: "latest", annotations.RestoreMode: mode}
+		if inTemplate {
+			s.Spec.Template.Annotations = ann
+		} else {
+			s.Annotations = ann
+		}
+		neo := corev1.Container{Name: "db", Image: "neo4j:5.26.0-enterprise", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}
+		if pluginsAt != "" {
+			neo.VolumeMounts = append(neo.VolumeMounts, corev1.VolumeMount{Name: "plugins", MountPath: pluginsAt})
+		}
+		s.Spec.Template.Spec.Containers = []corev1.Container{neo}
+		return s
+	}
+	for _, tt := range []struct {
+		name string
+		sts  *appsv1.StatefulSet
+		want string // the only problem; empty for none
+	}{
+		{"fetch without /plugins, on the StatefulSet", sts(annotations.ModeFetch, "", false), "neo4j-backup.io/restore-mode fetch leaves the backup in /plugins, but container db mounts nothing there; mount a volume at /plugins in the Neo4j container or set neo4j-backup.io/restore-mode to restore"},
+		{"fetch without /plugins, in the template", sts(annotations.ModeFetch, "", true), "container db mounts nothing there"},
+		{"fetch with /plugins", sts(annotations.ModeFetch, "/plugins/", false), ""},
+		{"restore without /plugins", sts(annotations.ModeRestore, "", false), ""},
+		{"no mode", sts("", "", false), ""},
+		{"no Neo4j container: the pod webhook says so", &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{annotations.RestoreMode: annotations.ModeFetch}}}, ""},
+	} {
+		got := statefulSetProblems(tt.sts)
+		switch {
+		case tt.want == "" && len(got) > 0:
+			t.Errorf("%s: problems %q, want none", tt.name, got)
+		case tt.want != "" && (len(got) != 1 || !strings.Contains(got[0], tt.want)):
+			t.Errorf("%s: problems %q, want one saying %q", tt.name, got, tt.want)
+		}
+	}
 }
 
 func readPodCase(t testing.TB, file string) podCase {

@@ -98,7 +98,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"fetch", "--at"}, "neo4j-backup fetch: flag needs an argument: --at; run neo4j-backup fetch --help for the flags"},
 		{[]string{"restore", "-n", "db", "--timeout", "soon"}, `neo4j-backup restore: invalid argument "soon" for "--timeout" flag: time: invalid duration "soon"; run neo4j-backup restore --help for the flags`},
 		{[]string{"restore", "-n", "db", "--statefulset", "graph", "--at", "latest", "now"}, `neo4j-backup restore: unexpected argument "now"; run neo4j-backup restore --help for the flags`},
-		{[]string{"restore", "-n", "db"}, "neo4j-backup restore: --statefulset is required: the name of the Neo4j StatefulSet to restore"},
+		{[]string{"restore", "-n", "db"}, "neo4j-backup restore: --deployment or --statefulset is required: the Neo4j deployment to restore, or the one StatefulSet"},
 		{[]string{"version", "now"}, `neo4j-backup version: unexpected argument "now"; run neo4j-backup version --help for the flags`},
 		{[]string{"serve", "--image", "x", "--cert-mode", "cert-manager"}, "neo4j-backup serve: --cert-mode=cert-manager: want files (read --cert-dir) or self (make and renew the certificate)"},
 		// The in-pod flags are hidden, not gone: the injected container's

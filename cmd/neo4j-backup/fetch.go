@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/neo4j-backup/neo4j-backup/neo4j"
+	"github.com/neo4j-backup/neo4j-backup/podrestore"
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
@@ -84,7 +86,13 @@ func runFetch(ctx context.Context, o fetchOptions, stdout, stderr io.Writer) err
 		return err
 	}
 	if b.Status == storage.Legacy {
-		fmt.Fprintf(stderr, "warning: %s is a legacy backup without a manifest; its files were fetched unverified\n", b.ID)
+		// Fetched all the same, for a person to look at: only a restore
+		// refuses a legacy backup that holds no database.
+		if in, databases, err := neo4j.LegacyDatabases(path); err != nil {
+			fmt.Fprintf(stderr, "warning: %s is a legacy backup without a manifest; its files were fetched unverified, and it cannot be restored: %v\n", b.ID, err)
+		} else {
+			fmt.Fprintln(stderr, podrestore.LegacyFetched(b.ID, in, databases))
+		}
 	}
 	fmt.Fprintln(stdout, path)
 	return nil

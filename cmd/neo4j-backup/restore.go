@@ -22,6 +22,7 @@ import (
 // restoreOptions are restore's flags.
 type restoreOptions struct {
 	namespace          string
+	deployment         string
 	statefulSet        string
 	at                 string
 	databases          []string
@@ -36,21 +37,25 @@ func newRestoreCommand() *cobra.Command {
 	var o restoreOptions
 	var databases string
 	cmd := &cobra.Command{
-		Use:   "restore -n NAMESPACE --statefulset NAME --at ID|TIME|latest",
-		Short: "Restore a Neo4j StatefulSet from a backup: scale to 0, annotate, scale back, wait",
-		Long: `Restore a Neo4j StatefulSet from a backup, all members at once. First checks
+		Use:   "restore -n NAMESPACE (--deployment NAME | --statefulset NAME) --at ID|TIME|latest",
+		Short: "Restore a Neo4j deployment from a backup: scale to 0, annotate, scale back, wait",
+		Long: `Restore a Neo4j deployment from a backup, as a whole: all the StatefulSets of
+one Neo4j DBMS (--deployment; grouped as the backup CronJobs group them), or
+one StatefulSet (--statefulset). First checks, with a server-side dry run of
+the annotation, that the webhook will carry it into every pod template, and
 that the backup exists, resolving latest or a time to one backup ID; then
-scales the StatefulSet to 0 and waits, annotates it with that backup ID,
-scales it back, and waits until every pod has restored, reporting per pod.
-Ctrl-C stops it and says the state the StatefulSet was left in and the command
-to finish or undo.
+scales every StatefulSet to 0 and waits until all their pods are gone,
+annotates each with that backup ID, scales each back, and waits until every
+pod has restored, reporting per pod as <statefulset>/<pod>. Ctrl-C stops it
+and says where each StatefulSet was left and the commands to finish or undo.
 
-It needs get on namespaces, get/patch on statefulsets and statefulsets/scale,
-list on pods, and S3 credentials of its own.`,
-		Example: `  # The newest backup, into StatefulSet graph of namespace shop
-  neo4j-backup restore -n shop --statefulset graph --at latest
+It needs get on namespaces, list (for --deployment), get and patch on
+statefulsets, patch on statefulsets/scale, list on pods, and S3 credentials
+of its own.`,
+		Example: `  # The newest backup, into every StatefulSet of Neo4j deployment my-cluster
+  neo4j-backup restore -n shop --deployment my-cluster --at latest
 
-  # The newest backup at or before a time, database neo4j only
+  # The newest backup at or before a time, into StatefulSet graph alone, database neo4j only
   neo4j-backup restore -n shop --statefulset graph --at 2021-11-11T12:00:00Z --databases neo4j`,
 		GroupID: groupKube,
 		Args:    noArgs,
@@ -63,8 +68,9 @@ list on pods, and S3 credentials of its own.`,
 	}
 	fs := cmd.Flags()
 	fs.SortFlags = false
-	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace of the StatefulSet (required)")
-	fs.StringVar(&o.statefulSet, "statefulset", "", "the Neo4j StatefulSet to restore (required)")
+	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace of the Neo4j deployment (required)")
+	fs.StringVar(&o.deployment, "deployment", "", "the Neo4j deployment to restore: all its StatefulSets together")
+	fs.StringVar(&o.statefulSet, "statefulset", "", "instead of --deployment, the one StatefulSet to restore")
 	fs.StringVar(&o.at, "at", "", `which backup: "latest", a backup ID, a time (the newest complete backup at or before it), or a legacy folder name (required)`)
 	fs.StringVar(&databases, "databases", "", "comma list of the databases to restore (default every database in the backup)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait in all for the pods to stop and then to restore")
@@ -73,8 +79,8 @@ list on pods, and S3 credentials of its own.`,
 	_ = cmd.MarkFlagFilename("kubeconfig")
 	fs.StringVar(&o.kubeContext, "context", "", "the kubeconfig context to use (default its current context)")
 	o.s3 = addS3Flags(fs)
-	fs.Lookup("endpoint").Usage = "S3 endpoint, as for the other commands (default the StatefulSet's or its Namespace's " + annotations.Endpoint + ", else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3)"
-	fs.Lookup("region").Usage = "S3 region (default the StatefulSet's or its Namespace's " + annotations.Region + ", else $AWS_REGION, else asked of the store)"
+	fs.Lookup("endpoint").Usage = "S3 endpoint, as for the other commands (default the StatefulSets' or their Namespace's " + annotations.Endpoint + ", else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3)"
+	fs.Lookup("region").Usage = "S3 region (default the StatefulSets' or their Namespace's " + annotations.Region + ", else $AWS_REGION, else asked of the store)"
 	return cmd
 }
 
@@ -83,9 +89,11 @@ list on pods, and S3 credentials of its own.`,
 func (o *restoreOptions) complete(databases string) error {
 	switch {
 	case o.namespace == "":
-		return usagef("--namespace is required: the namespace of the Neo4j StatefulSet")
-	case o.statefulSet == "":
-		return usagef("--statefulset is required: the name of the Neo4j StatefulSet to restore")
+		return usagef("--namespace is required: the namespace of the Neo4j deployment")
+	case o.deployment == "" && o.statefulSet == "":
+		return usagef("--deployment or --statefulset is required: the Neo4j deployment to restore, or the one StatefulSet")
+	case o.deployment != "" && o.statefulSet != "":
+		return usagef("--deployment and --statefulset: give one; --deployment restores all the StatefulSets of a Neo4j deployment together")
 	case o.at == "":
 		return usagef(`--at is required: "latest", a backup ID or a time such as 2021-11-11T10:00:00Z`)
 	case o.timeout <= 0:
@@ -114,14 +122,23 @@ func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer)
 		return err
 	}
 
-	// Before anything changes: the backup must be there.
-	sts, err := rollout.Load(ctx, kube, o.namespace, o.statefulSet)
+	// Before anything changes: every StatefulSet must take the annotation
+	// and the backup must be there.
+	var d *rollout.Deployment
+	if o.deployment != "" {
+		d, err = rollout.LoadDeployment(ctx, kube, o.namespace, o.deployment)
+	} else {
+		d, err = rollout.LoadStatefulSet(ctx, kube, o.namespace, o.statefulSet)
+	}
 	if err != nil {
 		return interruptedOr(ctx, err)
 	}
-	settings, err := sts.Settings(ctx, o.at, o.databases, o.defaultDestination)
+	if o.deployment != "" {
+		fmt.Fprintln(stderr, d)
+	}
+	settings, err := d.Settings(ctx, o.at, o.databases, o.defaultDestination)
 	if err != nil {
-		return err
+		return interruptedOr(ctx, err)
 	}
 	b, err := findBackup(ctx, o, settings)
 	if err != nil {
@@ -132,11 +149,11 @@ func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer)
 	// The pods get the backup's ID, not what --at said: a backup landing
 	// meanwhile must not make the members of a cluster restore different
 	// backups, nor a pod restarted next week restore a newer one.
-	_, err = sts.Run(ctx, b.ID, o.databases, rollout.Options{Timeout: o.timeout, Progress: stderr, Report: stdout})
+	_, err = d.Run(ctx, b.ID, o.databases, rollout.Options{Timeout: o.timeout, Progress: stderr, Report: stdout})
 	return err
 }
 
-// findBackup resolves --at where the StatefulSet's backups are, with the
+// findBackup resolves --at where the deployment's backups are, with the
 // caller's credentials; the endpoint and region flags win over the
 // annotations.
 func findBackup(ctx context.Context, o restoreOptions, settings annotations.RestoreSettings) (storage.Backup, error) {

@@ -18,7 +18,11 @@ func TestRestoreUsage(t *testing.T) {
 		want string
 	}{
 		{"no flags", []string{"restore"}, 2, "--namespace is required"},
-		{"no --statefulset", []string{"restore", "--namespace", "db", "--at", "latest"}, 2, "--statefulset is required"},
+		{"neither --deployment nor --statefulset", []string{"restore", "--namespace", "db", "--at", "latest"}, 2,
+			"--deployment or --statefulset is required: the Neo4j deployment to restore, or the one StatefulSet"},
+		{"both --deployment and --statefulset", with("--deployment", "my-cluster", "--at", "latest"), 2,
+			"--deployment and --statefulset: give one; --deployment restores all the StatefulSets of a Neo4j deployment together"},
+		{"an empty --deployment", []string{"restore", "--namespace", "db", "--deployment", "", "--at", "latest"}, 2, "--deployment or --statefulset is required"},
 		{"no --at", with(), 2, `--at is required: "latest", a backup ID or a time`},
 		{"a bad --at", with("--at", "yesterday"), 2, `--at: "yesterday" is not "latest", a backup ID, a time`},
 		{"a bad database", with("--at", "latest", "--databases", "neo4j,1st"), 2, `--databases: "1st" is not a Neo4j database name`},
@@ -28,6 +32,7 @@ func TestRestoreUsage(t *testing.T) {
 		{"an argument", with("--at", "latest", "now"), 2, `unexpected argument "now"; run neo4j-backup restore --help`},
 		{"an unknown flag", with("--at", "latest", "--replicas", "3"), 2, "unknown flag: --replicas; run neo4j-backup restore --help"},
 		{"no cluster", with("--at", "latest", "--kubeconfig", filepath.Join(t.TempDir(), "missing")), 1, "no Kubernetes API to talk to"},
+		{"no cluster, a deployment", []string{"restore", "-n", "db", "--deployment", "my-cluster", "--at", "latest", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, 1, "no Kubernetes API to talk to"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -119,7 +119,7 @@ func TestServeInjectsAnnotatedPod(t *testing.T) {
 	if fetch.Image != injectedImage {
 		t.Errorf("fetch image = %s, want %s", fetch.Image, injectedImage)
 	}
-	wantArgs := "fetch --from s3://prod-backups/neo4j/inject/graph --at 2021-11-11T10:00:00Z --to /plugins/neo4j-backup --skip-if-restored /data/.neo4j-backup/restored --install-self /plugins/neo4j-backup/bin/neo4j-backup --endpoint minio.storage.svc:9000"
+	wantArgs := "fetch --from s3://prod-backups/neo4j/inject/graph --at 2021-11-11T10:00:00Z --to /neo4j-backup/stage --skip-if-restored /data/.neo4j-backup/restored --install-self /neo4j-backup/stage/bin/neo4j-backup --endpoint minio.storage.svc:9000"
 	if args := strings.Join(fetch.Args, " "); args != wantArgs {
 		t.Errorf("fetch args:\n got %s\nwant %s", args, wantArgs)
 	}
@@ -131,11 +131,12 @@ func TestServeInjectsAnnotatedPod(t *testing.T) {
 	if m := mountNamed(fetch.VolumeMounts, "/data"); m == nil || m.Name != "data" || !m.ReadOnly {
 		t.Errorf("fetch mounts /data as %+v, want the data volume read-only", m)
 	}
-	if m := mountNamed(fetch.VolumeMounts, "/plugins"); m == nil || m.Name != podrestore.PluginsVolume || m.ReadOnly {
-		t.Errorf("fetch mounts /plugins as %+v, want the added %s volume, writable", m, podrestore.PluginsVolume)
+	stage := podrestore.StagePathsFor(false)
+	if m := mountNamed(fetch.VolumeMounts, stage.MountPath); m == nil || m.Name != podrestore.StageVolume || m.ReadOnly {
+		t.Errorf("fetch mounts %s as %+v, want the added %s volume, writable", stage.MountPath, m, podrestore.StageVolume)
 	}
-	if restore.Image != "neo4j:5.26.0-enterprise" || len(restore.Command) != 1 || restore.Command[0] != podrestore.BinaryPath {
-		t.Errorf("restore runs %v in %s, want %s in the pod's Neo4j image", restore.Command, restore.Image, podrestore.BinaryPath)
+	if restore.Image != "neo4j:5.26.0-enterprise" || len(restore.Command) != 1 || restore.Command[0] != stage.Binary {
+		t.Errorf("restore runs %v in %s, want %s in the pod's Neo4j image", restore.Command, restore.Image, stage.Binary)
 	}
 	if envNamed(restore.Env, "NEO4J_ACCEPT_LICENSE_AGREEMENT") == nil {
 		t.Errorf("restore env %v lacks the Neo4j container's env", restore.Env)
@@ -143,8 +144,12 @@ func TestServeInjectsAnnotatedPod(t *testing.T) {
 	if m := mountNamed(restore.VolumeMounts, "/data"); m == nil || m.ReadOnly {
 		t.Errorf("restore mounts /data as %+v, want it writable", m)
 	}
-	if m := mountNamed(got.Spec.Containers[0].VolumeMounts, "/plugins"); m == nil || m.Name != podrestore.PluginsVolume {
-		t.Errorf("the Neo4j container mounts /plugins as %+v, want the added emptyDir", m)
+	// The Neo4j container is never changed: a volume at /plugins would
+	// become Neo4j's plugins directory and hide the image's plugins.
+	for _, m := range got.Spec.Containers[0].VolumeMounts {
+		if m.MountPath == "/plugins" || m.Name == podrestore.StageVolume {
+			t.Errorf("the Neo4j container mounts %s at %s; it must be left as its template made it", m.Name, m.MountPath)
+		}
 	}
 }
 

@@ -35,26 +35,42 @@
 //	  4.3       + --expand-commands
 //	neo4j-admin database restore (backup-restore/restore-backup.adoc)
 //	  5.x       --from-path --overwrite-destination --restore-until --to-path-data
-//	            --to-path-txn --verbose --expand-commands --additional-config
+//	            --to-path-txn --verbose --expand-commands --additional-config -h;
+//	            [<database>] only with a single artifact
 //	  5.24      + --temp-path
-//	  2025.02   + --source-database
+//	  2025.02   + --source-database; --from-path may be a folder of artifacts
 //	neo4j-admin unbind (tools/unbind.adoc, tools/neo4j-admin/unbind.adoc)
-//	  4.0–4.2   --verbose
-//	  4.3       + --expand-commands --archive-cluster-state --archive-path
-//	neo4j-admin server unbind (tools/neo4j-admin/unbind.adoc, 5.x)
+//	  4.0–4.2   no options
+//	  4.3       --verbose --expand-commands --archive-cluster-state=true|false
+//	            --archive-path
+//	neo4j-admin server unbind (tools/neo4j-admin/unbind.adoc on 5.x,
+//	clustering/unbind.adoc on dev) and neo4j-admin dbms unbind-system-db
+//	(clustering/unbind-system-database.adoc)
 //	  5.x       --verbose --expand-commands --archive-cluster-state
-//	            --archive-path --additional-config
+//	            --archive-path --additional-config -h
 //
 // It behaves as the manual says: database names are case-insensitive and
 // lower-cased; the backup folder must exist before the call; 4.x backups
 // are a folder per database (a copy of the live database's files, which
 // hold its neostore), 5.x backups are <db>-<yyyy-MM-ddTHH-mm-ss>.backup
-// artifacts (here a tar of the database's files). Exit codes of backup, as
+// artifacts (here a tar of the database's files after a header naming the
+// database and the time: see artifact.go). Exit codes of backup, as
 // the manual documents them: 4.x 0 ok, 1 failed, 2 backup ok but the
 // consistency check failed, 3 backup ok but inconsistencies found; 5.x 0 ok,
 // 1 failed or succeeded with problems (a --from server that does not
 // answer). A usage error exits 2 on every line, so on 4.x only the backup
 // folder tells it from a failed consistency check, as with the real one.
+//
+// Restore refuses (exit 1) what the manual calls unsafe or what would
+// restore the wrong thing, reading the member's cluster state on the data
+// directory (restore.go): 4.x restore on a member whose <data>/cluster-state
+// is not empty (unbind first: the offline seed procedure); 5.x
+// --overwrite-destination=true of a database with cluster state
+// <data>/cluster-state/db/<db> ("not safe on a cluster"; system can be
+// restored after dbms unbind-system-db, which removes only its state); a 4.x
+// --from that is not one database's store copy; a 5.x artifact that is not
+// a backup of the database restored. server unbind removes
+// <data>/cluster-state and <data>/server_id.
 //
 // Environment:
 //
@@ -79,7 +95,6 @@
 package main
 
 import (
-	"archive/tar"
 	"errors"
 	"fmt"
 	"io"
@@ -172,47 +187,10 @@ func run4(v neo4j.Version, args []string) error {
 	case "backup":
 		return backup4(v, args[1:])
 	case "restore":
-		f, err := parse(args[1:], restore4Options(v), 0, 0)
-		if err != nil {
-			return err
-		}
-		from := f.one("from")
-		if from == "" {
-			return usage{"Missing required option '--from=<path>'"}
-		}
-		if strings.Contains(from, ",") {
-			return fmt.Errorf("the stand-in restores one backup folder at a time, not %s", from)
-		}
-		db, err := databaseName(or(f.one("database"), "neo4j"), false)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(or(f.one("to-data-directory"), filepath.Join(dataDir(), "databases")), db)
-		if exists(target) && !f.on("force") {
-			return fmt.Errorf("Database with name [%s] already exists at %s; use --force to replace it", db, target)
-		}
-		if info, err := os.Stat(from); err != nil || !info.IsDir() {
-			return fmt.Errorf("Source directory does not exist: %s", from)
-		}
-		if err := replaceTree(from, target); err != nil {
-			return err
-		}
-		if f.on("move") {
-			return os.RemoveAll(from)
-		}
-		return nil
+		return restore4(v, args[1:])
 	case "unbind":
-		known := options{"verbose": {kind: flag}}
-		if v.AtLeast(4, 3) {
-			known["expand-commands"] = option{kind: flag}
-			known["archive-cluster-state"] = option{kind: boolean}
-			known["archive-path"] = option{kind: value}
-		}
-		if _, err := parse(args[1:], known, 0, 0); err != nil {
-			return err
-		}
-		return os.RemoveAll(filepath.Join(dataDir(), "cluster-state"))
-	case "database", "server":
+		return unbind4(v, args[1:])
+	case "database", "server", "dbms":
 		return usage{fmt.Sprintf("Unmatched argument at index 0: '%s' (that is Neo4j 5 syntax; this is Neo4j %s)", args[0], v)}
 	}
 	return usage{fmt.Sprintf("unrecognized command: %s", args[0])}
@@ -246,19 +224,6 @@ func backup4Options(v neo4j.Version) options {
 	}
 	if v.AtLeast(4, 4) {
 		o["parallel-recovery"] = option{kind: boolean} // 4.4: [--parallel-recovery=<true/false>]
-	}
-	return o
-}
-
-func restore4Options(v neo4j.Version) options {
-	o := options{"from": {kind: value}, "verbose": {kind: flag}, "database": {kind: value}, "force": {kind: flag}}
-	if v.AtLeast(4, 2) {
-		o["move"] = option{kind: flag}
-		o["to-data-directory"] = option{kind: value}
-		o["to-data-tx-directory"] = option{kind: value}
-	}
-	if v.AtLeast(4, 3) {
-		o["expand-commands"] = option{kind: flag}
 	}
 	return o
 }
@@ -335,60 +300,19 @@ func backup4(v neo4j.Version, args []string) error {
 
 func run5(v neo4j.Version, args []string) error {
 	if len(args) < 2 {
-		return usage{fmt.Sprintf("Unmatched argument at index 0: %q: Neo4j %s takes 'database backup', 'database restore', 'server unbind'", strings.Join(args, " "), v)}
+		return usage{fmt.Sprintf("Unmatched argument at index 0: %q: Neo4j %s takes 'database backup', 'database restore', 'server unbind', 'dbms unbind-system-db'", strings.Join(args, " "), v)}
 	}
 	switch args[0] + " " + args[1] {
 	case "database backup":
 		return backup5(v, args[2:])
 	case "database restore":
-		known := options{"from-path": {kind: value}, "overwrite-destination": {kind: boolean}, "verbose": {kind: flag},
-			"restore-until": {kind: value}, "to-path-data": {kind: value}, "to-path-txn": {kind: value},
-			"additional-config": {kind: value, check: existingFile}, "expand-commands": {kind: flag}, "help": {kind: flag}}
-		if v.AtLeast(5, 24) {
-			known["temp-path"] = option{kind: value}
-		}
-		if v.AtLeast(2025, 2) {
-			known["source-database"] = option{kind: value}
-		}
-		f, err := parse(args[2:], known, 0, 1)
-		if err != nil {
-			return err
-		}
-		if f.on("help") {
-			return help("database restore", known)
-		}
-		from := f.one("from-path")
-		if from == "" {
-			return usage{"Missing required option: '--from-path=<path>[,<path>...]'"}
-		}
-		if !strings.HasSuffix(from, ".backup") {
-			return fmt.Errorf("%s is not a backup artifact (<database>-<time>.backup); the stand-in restores one artifact at a time", from)
-		}
-		db, _ := neo4j.DatabaseOf(filepath.Base(from), false)
-		if len(f.positional) == 1 {
-			db = f.positional[0]
-		}
-		if db, err = databaseName(db, false); err != nil {
-			return err
-		}
-		target := filepath.Join(dataDir(), "databases", db)
-		if exists(target) && !f.on("overwrite-destination") {
-			return fmt.Errorf("Database with name [%s] already exists; use --overwrite-destination=true to replace it", db)
-		}
-		return readArtifact(from, target)
+		return restore5(v, args[2:])
 	case "server unbind":
-		known := options{"verbose": {kind: flag}, "expand-commands": {kind: flag}, "help": {kind: flag},
-			"archive-cluster-state": {kind: boolean}, "archive-path": {kind: value}, "additional-config": {kind: value, check: existingFile}}
-		f, err := parse(args[2:], known, 0, 0)
-		if err != nil {
-			return err
-		}
-		if f.on("help") {
-			return help("server unbind", known)
-		}
-		return os.RemoveAll(filepath.Join(dataDir(), "cluster-state"))
+		return serverUnbind(args[2:])
+	case "dbms unbind-system-db":
+		return unbindSystemDB(args[2:])
 	}
-	return usage{fmt.Sprintf("Unmatched argument at index 0: '%s' (Neo4j %s takes 'database backup', 'database restore', 'server unbind')", args[0], v)}
+	return usage{fmt.Sprintf("Unmatched argument at index 0: '%s' (Neo4j %s takes 'database backup', 'database restore', 'server unbind', 'dbms unbind-system-db')", args[0], v)}
 }
 
 // backup5Options are neo4j-admin database backup's options in v's manual.
@@ -516,7 +440,7 @@ func backup5(v neo4j.Version, args []string) error {
 		dbs = append(dbs, found...)
 	}
 	backupType := or(f.one("type"), "AUTO")
-	stamp := time.Now().UTC().Format("2006-01-02T15-04-05")
+	stamp := time.Now().UTC()
 	var failed []string
 	for i, db := range dbs {
 		if slices.Contains(dbs[:i], db) {
@@ -536,7 +460,7 @@ func backup5(v neo4j.Version, args []string) error {
 			failed = append(failed, db)
 			continue
 		}
-		if err := writeArtifact(filepath.Join(live(), db), filepath.Join(to, db+"-"+stamp+".backup")); err != nil {
+		if err := writeArtifact(filepath.Join(live(), db), filepath.Join(to, db+"-"+stamp.Format("2006-01-02T15-04-05")+".backup"), db, stamp); err != nil {
 			return err
 		}
 	}
@@ -674,38 +598,6 @@ func matching(pattern string, dbs []string) []string {
 	}
 	sort.Strings(found)
 	return found
-}
-
-// hasArtifact reports whether dir holds a backup artifact of db, the parent
-// a differential backup needs.
-func hasArtifact(dir, db string) bool {
-	entries, _ := os.ReadDir(dir)
-	return slices.ContainsFunc(entries, func(e fs.DirEntry) bool {
-		name, ok := neo4j.DatabaseOf(e.Name(), false)
-		return ok && !e.IsDir() && name == db
-	})
-}
-
-// inspectArtifacts is --inspect-path: list the artifacts in a folder, or one.
-func inspectArtifacts(p string) error {
-	info, err := os.Stat(p)
-	if err != nil {
-		return fmt.Errorf("%s does not exist", p)
-	}
-	names := []string{filepath.Base(p)}
-	if info.IsDir() {
-		names = nil
-		entries, _ := os.ReadDir(p)
-		for _, e := range entries {
-			if db, ok := neo4j.DatabaseOf(e.Name(), false); ok && !e.IsDir() {
-				names = append(names, e.Name()+" "+db)
-			}
-		}
-	}
-	for _, n := range names {
-		fmt.Println(n)
-	}
-	return nil
 }
 
 type kind int
@@ -907,70 +799,4 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// writeArtifact writes the database folder src as a tar file.
-func writeArtifact(src, artifact string) error {
-	if !exists(src) {
-		return fmt.Errorf("Database '%s' does not exist on the server", filepath.Base(src))
-	}
-	f, err := os.Create(artifact)
-	if err != nil {
-		return err
-	}
-	tw := tar.NewWriter(f)
-	err = tw.AddFS(os.DirFS(src))
-	if cerr := tw.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// readArtifact replaces the database folder dst with an artifact's files.
-func readArtifact(artifact, dst string) error {
-	f, err := os.Open(artifact)
-	if err != nil {
-		return fmt.Errorf("Backup artifact %s does not exist", artifact)
-	}
-	defer f.Close()
-	if err := os.RemoveAll(dst); err != nil {
-		return err
-	}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s is not a backup artifact: %v", artifact, err)
-		}
-		target := filepath.Join(dst, filepath.FromSlash(h.Name))
-		if !strings.HasPrefix(target, filepath.Clean(dst)+string(filepath.Separator)) {
-			return fmt.Errorf("%s holds a path outside the database: %s", artifact, h.Name)
-		}
-		if h.Typeflag == tar.TypeDir {
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		out, err := os.Create(target)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, tr); err != nil {
-			out.Close()
-			return err
-		}
-		if err := out.Close(); err != nil {
-			return err
-		}
-	}
 }

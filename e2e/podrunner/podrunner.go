@@ -46,7 +46,8 @@ type Runner struct {
 	StandinEnv []string
 	// Claims maps a PersistentVolumeClaim name to the folder standing for
 	// it; it outlives the pod, as a claim does. Other volumes (emptyDir,
-	// generic ephemeral) get a fresh folder per pod.
+	// generic ephemeral; configMap, secret, projected and downwardAPI with
+	// their files, read through Kube) get a fresh folder per pod.
 	Claims map[string]string
 	// Env is added to every container: the S3 CA file and the like that a
 	// real node would provide through its image.
@@ -91,7 +92,7 @@ func (r *Runner) Run(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.P
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	volumes, err := r.volumes(spec, scratch)
+	volumes, err := r.volumes(ctx, meta, spec, scratch)
 	if err != nil {
 		return nil, err
 	}
@@ -180,31 +181,175 @@ func (r *Runner) reportStatus(ctx context.Context, meta metav1.ObjectMeta, spec 
 	})
 }
 
-// volumes maps each volume name to a host folder.
-func (r *Runner) volumes(spec *corev1.PodSpec, scratch string) (map[string]string, error) {
-	out := map[string]string{}
+// volume is the host folder standing for one of the pod's volumes.
+type volume struct {
+	dir string
+	// readOnly: a claim's readOnly; and the kubelet mounts the API's data
+	// (configMap, secret, projected, downwardAPI volumes) read-only,
+	// whatever the mount says.
+	readOnly bool
+}
+
+// volumes maps each volume name to a host folder, materialising the files
+// of configMap, secret, projected and downwardAPI volumes as the kubelet
+// does: a ConfigMap's or Secret's keys as files (or only its items, each at
+// its path), a missing one an error unless optional. Modes are not set:
+// every file is 0644.
+func (r *Runner) volumes(ctx context.Context, meta metav1.ObjectMeta, spec *corev1.PodSpec, scratch string) (map[string]volume, error) {
+	out := map[string]volume{}
 	for _, v := range spec.Volumes {
+		dir := filepath.Join(scratch, "volumes", v.Name)
+		files := map[string][]byte{}
+		var err error
 		switch {
 		case v.PersistentVolumeClaim != nil:
-			dir, ok := r.Claims[v.PersistentVolumeClaim.ClaimName]
+			claim, ok := r.Claims[v.PersistentVolumeClaim.ClaimName]
 			if !ok {
 				return nil, fmt.Errorf("volume %s: no folder stands for claim %s", v.Name, v.PersistentVolumeClaim.ClaimName)
 			}
-			out[v.Name] = dir
+			out[v.Name] = volume{dir: claim, readOnly: v.PersistentVolumeClaim.ReadOnly}
+			continue
 		case v.EmptyDir != nil, v.Ephemeral != nil:
-			dir := filepath.Join(scratch, "volumes", v.Name)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+		case v.ConfigMap != nil:
+			err = r.configMapFiles(ctx, meta.Namespace, files, v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.Optional)
+		case v.Secret != nil:
+			err = r.secretFiles(ctx, meta.Namespace, files, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional)
+		case v.DownwardAPI != nil:
+			err = downwardFiles(meta, files, v.DownwardAPI.Items)
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				switch {
+				case err != nil:
+				case src.ConfigMap != nil:
+					err = r.configMapFiles(ctx, meta.Namespace, files, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional)
+				case src.Secret != nil:
+					err = r.secretFiles(ctx, meta.Namespace, files, src.Secret.Name, src.Secret.Items, src.Secret.Optional)
+				case src.DownwardAPI != nil:
+					err = downwardFiles(meta, files, src.DownwardAPI.Items)
+				default:
+					err = fmt.Errorf("only configMap, secret and downwardAPI sources can be mapped here")
+				}
+			}
+		default:
+			continue // left unmapped: a container that mounts it fails in mountScript
+		}
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		for name, content := range files {
+			if !filepath.IsLocal(name) {
+				return nil, fmt.Errorf("volume %s: path %s is not inside the volume", v.Name, name)
+			}
+			file := filepath.Join(dir, name)
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 				return nil, err
 			}
-			out[v.Name] = dir
-		default:
-			// Left unmapped: a container that mounts it fails below.
+			if err := os.WriteFile(file, content, 0o644); err != nil {
+				return nil, err
+			}
 		}
+		out[v.Name] = volume{dir: dir, readOnly: v.EmptyDir == nil && v.Ephemeral == nil}
 	}
 	return out, nil
 }
 
-func (r *Runner) runContainer(ctx context.Context, meta metav1.ObjectMeta, c *corev1.Container, volumes map[string]string, scratch string) (Result, error) {
+func (r *Runner) configMapFiles(ctx context.Context, ns string, files map[string][]byte, name string, items []corev1.KeyToPath, optional *bool) error {
+	cm, err := r.Kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) && optional != nil && *optional {
+			return nil
+		}
+		return fmt.Errorf("configMap %s: %v", name, err)
+	}
+	data := map[string][]byte{}
+	for k, v := range cm.Data {
+		data[k] = []byte(v)
+	}
+	for k, v := range cm.BinaryData {
+		data[k] = v
+	}
+	return keyFiles(files, "configMap "+name, data, items, optional)
+}
+
+func (r *Runner) secretFiles(ctx context.Context, ns string, files map[string][]byte, name string, items []corev1.KeyToPath, optional *bool) error {
+	s, err := r.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) && optional != nil && *optional {
+			return nil
+		}
+		return fmt.Errorf("secret %s: %v", name, err)
+	}
+	return keyFiles(files, "secret "+name, s.Data, items, optional)
+}
+
+// keyFiles adds data's keys to files: all of them, each named after its
+// key, or only the items, each at its path.
+func keyFiles(files map[string][]byte, what string, data map[string][]byte, items []corev1.KeyToPath, optional *bool) error {
+	if len(items) == 0 {
+		for k, v := range data {
+			files[k] = v
+		}
+		return nil
+	}
+	for _, it := range items {
+		v, ok := data[it.Key]
+		switch {
+		case ok:
+			files[it.Path] = v
+		case optional == nil || !*optional:
+			return fmt.Errorf("%s has no key %s", what, it.Key)
+		}
+	}
+	return nil
+}
+
+// downwardFiles adds the pod's fields that items name to files.
+func downwardFiles(meta metav1.ObjectMeta, files map[string][]byte, items []corev1.DownwardAPIVolumeFile) error {
+	for _, it := range items {
+		if it.FieldRef == nil {
+			return fmt.Errorf("downwardAPI %s: only a fieldRef can be mapped here", it.Path)
+		}
+		v, err := fieldValue(meta, it.FieldRef.FieldPath)
+		if err != nil {
+			return fmt.Errorf("downwardAPI %s: %v", it.Path, err)
+		}
+		files[it.Path] = []byte(v)
+	}
+	return nil
+}
+
+var fieldKey = regexp.MustCompile(`^metadata\.(labels|annotations)\['(.+)'\]$`)
+
+// fieldValue is a pod field as the downward API gives it; whole label and
+// annotation maps are lines key="value", sorted by key.
+func fieldValue(meta metav1.ObjectMeta, fieldPath string) (string, error) {
+	maps := map[string]map[string]string{"labels": meta.Labels, "annotations": meta.Annotations}
+	switch fieldPath {
+	case "metadata.name":
+		return meta.Name, nil
+	case "metadata.namespace":
+		return meta.Namespace, nil
+	case "metadata.uid":
+		return string(meta.UID), nil
+	case "metadata.labels", "metadata.annotations":
+		m := maps[strings.TrimPrefix(fieldPath, "metadata.")]
+		var lines []string
+		for k, v := range m {
+			lines = append(lines, fmt.Sprintf("%s=%q", k, v))
+		}
+		sort.Strings(lines)
+		return strings.Join(lines, "\n"), nil
+	}
+	if m := fieldKey.FindStringSubmatch(fieldPath); m != nil {
+		return maps[m[1]][m[2]], nil
+	}
+	return "", fmt.Errorf("field %s cannot be mapped here", fieldPath)
+}
+
+func (r *Runner) runContainer(ctx context.Context, meta metav1.ObjectMeta, c *corev1.Container, volumes map[string]volume, scratch string) (Result, error) {
 	env, err := r.env(ctx, meta, c)
 	if err != nil {
 		return Result{}, err
@@ -300,31 +445,40 @@ func (r *Runner) runContainer(ctx context.Context, meta metav1.ObjectMeta, c *co
 }
 
 // mountScript bind-mounts each volume mount, parents first, read-only where
-// the mount says so.
-func mountScript(c *corev1.Container, volumes map[string]string, env []string) (string, error) {
+// the mount or the volume's kind says so. A mount of one file (a subPath
+// naming a ConfigMap's key) is bound onto a file.
+func mountScript(c *corev1.Container, volumes map[string]volume, env []string) (string, error) {
 	mounts := append([]corev1.VolumeMount(nil), c.VolumeMounts...)
 	sort.SliceStable(mounts, func(i, j int) bool {
 		return len(path.Clean(mounts[i].MountPath)) < len(path.Clean(mounts[j].MountPath))
 	})
 	var b strings.Builder
 	for _, m := range mounts {
-		host, ok := volumes[m.Name]
+		vol, ok := volumes[m.Name]
 		if !ok {
 			return "", fmt.Errorf("volume %s (mounted at %s) is of a kind that cannot be mapped here", m.Name, m.MountPath)
 		}
+		host := vol.dir
 		sub := m.SubPath
 		if m.SubPathExpr != "" {
 			sub = expand([]string{m.SubPathExpr}, env)[0]
 		}
 		if sub != "" {
 			host = filepath.Join(host, sub)
-			if err := os.MkdirAll(host, 0o755); err != nil {
-				return "", err
+			if _, err := os.Stat(host); os.IsNotExist(err) {
+				if err := os.MkdirAll(host, 0o755); err != nil {
+					return "", err
+				}
 			}
 		}
 		target := path.Clean(m.MountPath)
-		fmt.Fprintf(&b, "mkdir -p %s && mount --bind %s %s\n", quote(target), quote(host), quote(target))
-		if m.ReadOnly {
+		if info, err := os.Stat(host); err == nil && !info.IsDir() {
+			fmt.Fprintf(&b, "mkdir -p %s && { [ -e %s ] || : > %s; } && mount --bind %s %s\n",
+				quote(path.Dir(target)), quote(target), quote(target), quote(host), quote(target))
+		} else {
+			fmt.Fprintf(&b, "mkdir -p %s && mount --bind %s %s\n", quote(target), quote(host), quote(target))
+		}
+		if m.ReadOnly || vol.readOnly {
 			fmt.Fprintf(&b, "mount -o remount,bind,ro %s\n", quote(target))
 		}
 	}
@@ -372,14 +526,13 @@ func (r *Runner) env(ctx context.Context, meta metav1.ObjectMeta, c *corev1.Cont
 				return nil, fmt.Errorf("env %s: secret %s has no key %s", e.Name, ref.Name, ref.Key)
 			}
 		case e.ValueFrom.FieldRef != nil:
-			switch e.ValueFrom.FieldRef.FieldPath {
-			case "metadata.name":
-				env = append(env, e.Name+"="+meta.Name)
-			case "metadata.namespace":
-				env = append(env, e.Name+"="+meta.Namespace)
-			default:
-				return nil, fmt.Errorf("env %s: field %s cannot be mapped here", e.Name, e.ValueFrom.FieldRef.FieldPath)
+			// POD_NAME from metadata.name, as the official charts set it
+			// for their subPathExpr.
+			v, err := fieldValue(meta, e.ValueFrom.FieldRef.FieldPath)
+			if err != nil {
+				return nil, fmt.Errorf("env %s: %v", e.Name, err)
 			}
+			env = append(env, e.Name+"="+v)
 		default:
 			return nil, fmt.Errorf("env %s: this kind of valueFrom cannot be mapped here", e.Name)
 		}
