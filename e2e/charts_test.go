@@ -260,6 +260,9 @@ func applyRender(t *testing.T, kube kubernetes.Interface, cl client.Client, ns s
 					ann = map[string]string{}
 				}
 				ann[annotations.Restore] = "latest"
+				// What every version line and role can restore offline,
+				// 5.x cluster servers included (README "Restore a cluster").
+				ann[annotations.RestoreDatabases] = "system"
 				obj.SetAnnotations(ann)
 			}
 		}

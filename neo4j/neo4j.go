@@ -17,7 +17,12 @@ type Version struct {
 	Major, Minor, Patch int
 }
 
-func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+func (v Version) String() string {
+	if v.Calendar() {
+		return fmt.Sprintf("%d.%02d.%d", v.Major, v.Minor, v.Patch) // as Neo4j writes them: 2025.06.0
+	}
+	return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
+}
 
 // Calendar reports a calendar version (2025.01 and later).
 func (v Version) Calendar() bool { return v.Major >= 2025 }

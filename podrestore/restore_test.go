@@ -514,7 +514,7 @@ func TestProcedure(t *testing.T) {
 		{"2025.06.0", neo4j.Standalone, all, []string{restore5Sys, restore5}, "", ""},
 		{"2025.06.0", neo4j.Standalone, user, []string{restore5}, noSystem, ""},
 		{"2025.06.0", neo4j.Server, system, []string{unbindSys, restore5Sys}, "", ""},
-		{"2025.06.0", neo4j.Server, all, nil, "", fmt.Sprintf(refused, "2025.6.0", recreate)},
+		{"2025.06.0", neo4j.Server, all, nil, "", fmt.Sprintf(refused, "2025.06.0", recreate)},
 	} {
 		name := fmt.Sprintf("%s %s %v", tt.version, tt.role, tt.dbs)
 		v, err := neo4j.ParseVersion(tt.version)

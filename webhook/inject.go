@@ -103,19 +103,37 @@ func checkFetchMode(mode, container string, st stage) error {
 }
 
 // statefulSetProblems is what the validating webhook refuses in a
-// StatefulSet besides its annotations: restore-mode fetch, on its metadata
-// or its pod template, for a Neo4j container without a /plugins mount,
-// which InjectPod would deny every pod of.
+// StatefulSet besides its annotations, on its metadata or its pod template,
+// because every pod of it would fail: restore-mode fetch for a Neo4j
+// container without a /plugins mount, which InjectPod denies; and a restore
+// of user databases into a 5.x or calendar-version cluster server, which
+// the restore container refuses (README "Restore a cluster") — refused
+// here, when it is written, no member has been stopped for it yet.
 func statefulSetProblems(sts *appsv1.StatefulSet) []string {
-	mode := cmp.Or(sts.Annotations[annotations.RestoreMode], sts.Spec.Template.Annotations[annotations.RestoreMode])
+	get := func(key string) string { return cmp.Or(sts.Annotations[key], sts.Spec.Template.Annotations[key]) }
 	neo := neo4j.Container(&sts.Spec.Template.Spec)
 	if neo == nil {
 		return nil // InjectPod says what is wrong
 	}
+	mode := get(annotations.RestoreMode)
 	if err := checkFetchMode(mode, neo.Name, stageOf(neo)); err != nil {
 		return []string{err.Error()}
 	}
-	return nil
+	if get(annotations.Restore) == "" || mode == annotations.ModeFetch {
+		return nil
+	}
+	img, err := neo4j.ParseImage(neo.Image)
+	if err != nil || img.Version.Major == 4 {
+		return nil // the restore container reads the version from neo4j-admin
+	}
+	if neo4j.RoleOf(img.Version, annotations.StatefulSetLabels(sts), neo) != neo4j.Server {
+		return nil
+	}
+	if dbs := annotations.DatabaseList(get(annotations.RestoreDatabases)); len(dbs) == 1 && dbs[0] == "system" {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: a Neo4j %s cluster server takes back only its system database offline; user databases are seeded once the cluster runs (README \"Restore a cluster\"): set %s: system",
+		annotations.Restore, img.Version, annotations.RestoreDatabases)}
 }
 
 // stageVolume is the volume the backup is staged in when the Neo4j

@@ -104,6 +104,23 @@ func TestStatefulSetProblems(t *testing.T) {
 		s.Spec.Template.Spec.Containers = []corev1.Container{neo}
 		return s
 	}
+	// cluster is a server of the official chart's 5.x cluster.
+	cluster := func(databases, mode string) *appsv1.StatefulSet {
+		s := sts(mode, "", false)
+		s.Labels = map[string]string{"helm.neo4j.com/clustering": "true"}
+		if databases != "" {
+			s.Annotations[annotations.RestoreDatabases] = databases
+		}
+		return s
+	}
+	// discovery is a server that says it is one only in its env.
+	discovery := func(image string) *appsv1.StatefulSet {
+		s := sts("", "", true)
+		c := &s.Spec.Template.Spec.Containers[0]
+		c.Image = image
+		c.Env = []corev1.EnvVar{{Name: "NEO4J_dbms_cluster_discovery_endpoints", Value: "a:5000,b:5000"}, {Name: "NEO4J_dbms_mode", Value: "CORE"}}
+		return s
+	}
 	for _, tt := range []struct {
 		name string
 		sts  *appsv1.StatefulSet
@@ -114,6 +131,12 @@ func TestStatefulSetProblems(t *testing.T) {
 		{"fetch with /plugins", sts(annotations.ModeFetch, "/plugins/", false), ""},
 		{"restore without /plugins", sts(annotations.ModeRestore, "", false), ""},
 		{"no mode", sts("", "", false), ""},
+		{"5.x cluster server, every database", cluster("", ""), `a Neo4j 5.26.0 cluster server takes back only its system database offline; user databases are seeded once the cluster runs (README "Restore a cluster"): set neo4j-backup.io/restore-databases: system`},
+		{"5.x cluster server, neo4j named", cluster("neo4j,system", ""), "set neo4j-backup.io/restore-databases: system"},
+		{"5.x cluster server, system only", cluster("System", ""), ""},
+		{"5.x cluster server, fetch only", cluster("", annotations.ModeFetch), "mounts nothing there"},
+		{"calendar-version cluster server by its discovery env", discovery("neo4j:2025.06.0-enterprise"), "a Neo4j 2025.06.0 cluster server"},
+		{"4.x core: unbind and restore offline", discovery("neo4j:4.4.31-enterprise"), ""},
 		{"no Neo4j container: the pod webhook says so", &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{annotations.RestoreMode: annotations.ModeFetch}}}, ""},
 	} {
 		got := statefulSetProblems(tt.sts)

@@ -343,7 +343,7 @@ func TestRestoreFollowsTheManual(t *testing.T) {
 			{"database restore --from-path={D} --overwrite-destination=true --source-database=neo4j", 0, ""},
 		}, map[string]string{"databases/neo4j/neostore": "store of neo4j"}},
 		{"before 2025.02 a folder is refused", "2025.01.0", nil, []step{
-			{"database restore --from-path={D} neo4j", 1, "is a folder: Neo4j 2025.1.0 restores from a backup artifact file"},
+			{"database restore --from-path={D} neo4j", 1, "is a folder: Neo4j 2025.01.0 restores from a backup artifact file"},
 		}, map[string]string{}},
 	}
 	for _, tt := range tests {
