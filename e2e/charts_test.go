@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -66,7 +67,7 @@ func TestChartRendersAreInjectedWithoutTouchingNeo4j(t *testing.T) {
 			name := strings.TrimSuffix(filepath.Base(file), ".yaml")
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				objs := readRender(t, file)
+				objs := readRender(t, file, nil)
 				ns := namespaceFor(name)
 				plain := applyRender(t, c.Kube, cl, ns+"-plain", objs, false)
 				injected := applyRender(t, c.Kube, cl, ns+"-restore", objs, true)
@@ -189,16 +190,19 @@ func checkInjectedPod(t *testing.T, pod, twin *corev1.Pod) (stagedInPlugins bool
 	return stagedInPlugins
 }
 
-// readRender reads the objects of a multi-document YAML file.
-func readRender(t *testing.T, file string) []*unstructured.Unstructured {
+// readRender reads the objects of a multi-document YAML file, with rename
+// (if any) applied to its text first.
+func readRender(t *testing.T, file string, rename *strings.Replacer) []*unstructured.Unstructured {
 	t.Helper()
-	f, err := os.Open(file)
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	if rename != nil {
+		raw = []byte(rename.Replace(string(raw)))
+	}
 	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
 	for {
 		obj := &unstructured.Unstructured{}
 		err := dec.Decode(&obj.Object)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/neo4j-backup/neo4j-backup/e2e/podrunner"
@@ -223,32 +221,13 @@ func (w *world) dataOf(m member) string { return filepath.Join(w.runner.Claims[m
 // StatefulSets.
 func (w *world) applyChart(file string, rename *strings.Replacer) []*appsv1.StatefulSet {
 	w.t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "testdata", "charts", file))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if rename != nil {
-		raw = []byte(rename.Replace(string(raw)))
-	}
 	cl, err := client.New(w.cluster.Config, client.Options{})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	ctx := context.Background()
 	var sets []*appsv1.StatefulSet
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	for {
-		obj := &unstructured.Unstructured{}
-		err := dec.Decode(&obj.Object)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			w.t.Fatalf("%s: %v", file, err)
-		}
-		if len(obj.Object) == 0 {
-			continue
-		}
+	for _, obj := range readRender(w.t, filepath.Join("..", "testdata", "charts", file), rename) {
 		obj.SetNamespace(w.ns)
 		isSet := obj.GetKind() == "StatefulSet"
 		if isSet {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/minio/minio-go/v7"
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 )
 
@@ -213,24 +211,7 @@ func (w *world) scale(n int32) {
 // waitPods waits until graph has exactly n pods, none being deleted.
 func (w *world) waitPods(n int) []corev1.Pod {
 	w.t.Helper()
-	var pods []corev1.Pod
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		list, err := w.kube.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=graph"})
-		if err != nil {
-			return false, nil
-		}
-		pods = list.Items
-		for _, p := range pods {
-			if p.DeletionTimestamp != nil {
-				return false, nil
-			}
-		}
-		return len(pods) == n, nil
-	})
-	if err != nil {
-		w.t.Fatalf("graph has %d pods after a minute, want %d", len(pods), n)
-	}
-	return pods
+	return w.waitPodsOf("app=graph", n)
 }
 
 // runPod runs the pod's init containers. With wantFailure empty all must
