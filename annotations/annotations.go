@@ -161,6 +161,9 @@ func validate(annotations map[string]string, here place, kind string) []string {
 		spec, known := keys[k]
 		switch {
 		case k == DeploymentLabel:
+			if len(validation.IsValidLabelValue(v)) > 0 {
+				v = strconv.Quote(v) // the denial stays one line whatever was written
+			}
 			problems = append(problems, fmt.Sprintf("%s is a label, not an annotation: remove the annotation and label the StatefulSets of one Neo4j deployment with it, like kubectl label statefulset NAME %s=%s", k, k, v))
 		case !known:
 			problems = append(problems, unknownKey(k, here))

@@ -6,7 +6,8 @@
 #   tools   neo4j-backup, mc, rclone, s3cmd (alternating, ROUNDS rounds each),
 #           and cp of the same bytes as the floor
 #   prints  median wall seconds, MiB/s, client CPU seconds (user+sys) and peak
-#           RSS per tool, shape and direction, and neo4j-backup's ratios
+#           RSS per tool, shape and direction, neo4j-backup's ratios, and every
+#           tool's ratios to mc (down: neo4j-backup fetch, verify included)
 #
 # Needs hack/tools.sh (minio, mc) and Debian's rclone, s3cmd and time, which it
 # installs with apt-get when missing. Everything talks to 127.0.0.1 only.
@@ -166,16 +167,19 @@ awk -F'\t' -v big="$bytes_big" -v small="$bytes_small" '
     if (!(k in seen)) { seen[k] = 1; order[++n] = k }
   }
   END {
-    printf "%-6s %-4s %-13s %8s %9s %8s %9s %9s %9s\n", "shape", "dir", "tool", "wall s", "MiB/s", "CPU s", "CPU s/GiB", "RSS MiB", "nb/tool"
+    printf "%-6s %-4s %-13s %8s %9s %8s %9s %9s %9s %8s %8s\n", "shape", "dir", "tool", "wall s", "MiB/s", "CPU s", "CPU s/GiB", "RSS MiB", "nb/tool", "wall/mc", "RSS/mc"
     for (i = 1; i <= n; i++) {
       split(order[i], p, SUBSEP)
       bytes = p[1] == "big" ? big : small
       w = median(wall[order[i]]); c = median(cpu[order[i]]); r = median(rss[order[i]])
-      mw[order[i]] = w
       nbk = p[1] SUBSEP p[2] SUBSEP "neo4j-backup"
       ratio = (nbk in seen && w > 0) ? sprintf("%.2fx", median(wall[nbk]) / w) : "-"
-      printf "%-6s %-4s %-13s %8.2f %9.0f %8.2f %9.2f %9.0f %9s\n", p[1], p[2], p[3], w, bytes / 1048576 / w, c, c / (bytes / 1073741824), r / 1024, ratio
+      mck = p[1] SUBSEP p[2] SUBSEP "mc"
+      tomc = (mck in seen && median(wall[mck]) > 0) ? sprintf("%.2fx", w / median(wall[mck])) : "-"
+      rsstomc = (mck in seen && median(rss[mck]) > 0) ? sprintf("%.2fx", r / median(rss[mck])) : "-"
+      printf "%-6s %-4s %-13s %8.2f %9.0f %8.2f %9.2f %9.0f %9s %8s %8s\n", p[1], p[2], p[3], w, bytes / 1048576 / w, c, c / (bytes / 1073741824), r / 1024, ratio, tomc, rsstomc
     }
   }' "$results" | awk 'NR == 1 {print; next} {print | "sort -s -k1,1 -k2,2r"}'
 echo
 echo "nb/tool: neo4j-backup's median wall time over the tool's; below 1.00x neo4j-backup is faster"
+echo "wall/mc, RSS/mc: the tool's median wall time and peak RSS over mc's; down of neo4j-backup is fetch, which verifies every file's SHA-256"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"github.com/neo4j-backup/neo4j-backup/storage"
 	"github.com/neo4j-backup/neo4j-backup/storage/s3test"
 )

@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
+	"time"
 
-	"github.com/minio/minio-go/v7"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 )
@@ -35,7 +37,7 @@ type FetchOptions struct {
 // are fetched unverified (only their sizes are checked); the returned
 // Backup's Status says so.
 func (s *Store) Fetch(ctx context.Context, at, dir string, opts FetchOptions) (Backup, string, error) {
-	b, err := s.Resolve(ctx, at)
+	b, err := s.resolveRetrying(ctx, at)
 	if err != nil {
 		return Backup{}, "", err
 	}
@@ -74,20 +76,75 @@ func (s *Store) Fetch(ctx context.Context, at, dir string, opts FetchOptions) (B
 	return b, target, nil
 }
 
+// resolveRetrying is Resolve for a fetch, under the same rule as the
+// transfer: a store that is down, restarting or overloaded is asked again
+// (minio-go retries each request for a few seconds only), until it answers
+// or --timeout has passed without an answer.
+func (s *Store) resolveRetrying(ctx context.Context, at string) (Backup, error) {
+	ctx, watch := watchStalls(ctx, s.stall, errNoProgress)
+	defer watch.stop()
+	backoff := retryBackoff()
+	var last error
+	for retries := 0; ; retries++ {
+		b, err := s.Resolve(ctx, at)
+		switch {
+		case err == nil:
+			return b, nil
+		case watch.fired(ctx):
+			msg := fmt.Sprintf("no answer from %s for %s while looking for backup %q", s.endpoint, s.stall, at)
+			if what, _ := serverTrouble(s3Error(last)); what != "" {
+				msg += "; it " + what
+			} else if refused(last) {
+				msg += " (connection refused)"
+			}
+			return Backup{}, &storeError{msg: msg + "; check the network to the store and that it is up, or raise --timeout", err: err}
+		case ctx.Err() != nil:
+			return Backup{}, ctx.Err()
+		case retries >= s.retries || !unavailable(err):
+			return Backup{}, err
+		}
+		last = err
+		wait := time.NewTimer(backoff.Step())
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+			wait.Stop()
+		}
+	}
+}
+
+// unavailable tells whether err says the store could not be reached or
+// could not serve just then: what a restart or an overload looks like.
+func unavailable(err error) bool {
+	what, _ := serverTrouble(s3Error(err))
+	return what != "" || refused(err) || dropped(err)
+}
+
 // fetchInto downloads files into a temporary folder next to target and
 // renames it to target once all of them are in and verified.
 func (s *Store) fetchInto(ctx context.Context, b Backup, files []ManifestFile, dir, target string, progress Progress) (err error) {
+	started := time.Now()
 	made, err := makeFolder(dir)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(dir, "."+b.ID+".partial-")
+	removeStalePartials(dir, started)
+	tmp, err := os.MkdirTemp(dir, "."+b.ID+partialInfix)
 	if err != nil {
 		if made != "" {
 			os.RemoveAll(made)
 		}
 		return err
 	}
+	lock, err := lockFolder(tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		if made != "" {
+			os.RemoveAll(made)
+		}
+		return fmt.Errorf("locking %s: %w", tmp, err)
+	}
+	defer lock.Close()
 	defer func() {
 		if err != nil {
 			os.RemoveAll(tmp)
@@ -122,10 +179,66 @@ func (s *Store) fetchInto(ctx context.Context, b Backup, files []ManifestFile, d
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if b.Manifest != nil {
+		if err := makeFolders(tmp, b.Manifest.Folders); err != nil {
+			return err
+		}
+	}
 	if err := os.Rename(tmp, target); err != nil {
 		return fmt.Errorf("moving the fetched backup into place: %w", err)
 	}
 	return nil
+}
+
+// partialInfix names the hidden folders a fetch fills:
+// .<backup-id>.partial-<random>.
+const partialInfix = ".partial-"
+
+// lockFolder takes an exclusive lock on a folder, held until the returned
+// file is closed or the process ends, however it ends. It tells a fetch
+// that is running from one that was killed.
+func lockFolder(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// removeStalePartials removes the hidden folders that fetches into dir
+// left when they were killed (a pod's init container evicted, a person's
+// ^C before cleanup, an OOM kill), which would otherwise fill the staging
+// volume fetch after fetch. A folder is stale when no process holds its
+// lock (every fetch locks its own until it ends) and it was last changed
+// before this fetch started, so that the folder of a concurrent fetch by
+// an older release, which takes no lock, is left alone while it is being
+// filled. It is best effort: what cannot be removed stays.
+func removeStalePartials(dir string, started time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, ".") || !strings.Contains(name, partialInfix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(started) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		lock, err := lockFolder(path)
+		if err != nil {
+			continue // a fetch still running holds it
+		}
+		os.RemoveAll(path)
+		lock.Close()
+	}
 }
 
 // copyBuffers are the buffers fetched bytes pass through on their way to disk.
@@ -140,23 +253,17 @@ func (s *Store) fetchFile(ctx context.Context, b Backup, f ManifestFile, path st
 		return err
 	}
 	defer file.Close()
-	w := newHashingWriter(file, progress)
+	// Bytes are counted as they arrive, by getRange, not as they are written.
+	w := newHashingWriter(file, noProgress{})
+	key := s.loc.key(b.ID, f.Path)
 	switch {
 	case f.Size == 0:
 	case threads > 1:
-		if err := s.fetchParts(ctx, s.loc.key(b.ID, f.Path), f.Size, threads, w); err != nil {
+		if err := s.fetchParts(ctx, f.Path, key, f.Size, threads, w, progress); err != nil {
 			return s.explainMissing(err)
 		}
 	default:
-		obj, err := s.client.GetObject(ctx, s.loc.Bucket, s.loc.key(b.ID, f.Path), minio.GetObjectOptions{})
-		if err != nil {
-			return s.explainMissing(err)
-		}
-		defer obj.Close()
-		buf := copyBuffers.Get().(*[]byte)
-		defer copyBuffers.Put(buf)
-		// One byte more than expected shows an object longer than the manifest says.
-		if _, err := io.CopyBuffer(w, io.LimitReader(obj, f.Size+1), *buf); err != nil {
+		if err := s.getRange(ctx, f.Path, key, 0, f.Size, f.Size, nil, w, progress); err != nil {
 			return s.explainMissing(err)
 		}
 	}
@@ -195,6 +302,21 @@ func makeFolder(dir string) (made string, err error) {
 		return "", err
 	}
 	return made, nil
+}
+
+// makeFolders creates the backup's empty folders under dir: object stores
+// have no folders, so an empty one is only in the manifest, and Neo4j
+// expects some of its folders to be there even when they hold nothing.
+func makeFolders(dir string, folders []string) error {
+	for _, f := range folders {
+		if !plainRelativePath(f) {
+			return fmt.Errorf("folder %q is not a plain relative path; it cannot be fetched", f)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(f)), 0o755); err != nil {
+			return &localError{err}
+		}
+	}
+	return nil
 }
 
 // verifyFolder checks files already on disk against the manifest.

@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -29,6 +30,11 @@ type Manifest struct {
 	Databases     []string       `json:"databases"`
 	Warnings      []string       `json:"warnings,omitempty"`
 	Files         []ManifestFile `json:"files"`
+	// Folders are the backup's empty folders (relative, forward slashes):
+	// an object store holds no folder without a file in it, and Neo4j
+	// expects some of its folders even when they are empty. Added within
+	// format version 1: a manifest without them has none.
+	Folders []string `json:"folders,omitempty"`
 }
 
 // ManifestFile is one file of a backup; Path is relative, with forward slashes.
@@ -74,11 +80,37 @@ func decodeManifest(data []byte, id string) (*Manifest, error) {
 			return nil, fmt.Errorf("manifest.json has a bad size or checksum for file %q", f.Path)
 		}
 	}
+	files := seen
+	for _, d := range m.Folders {
+		if !plainRelativePath(d) {
+			return nil, fmt.Errorf("manifest.json lists folder %q, which is not a plain relative path", d)
+		}
+		if files[d] {
+			return nil, fmt.Errorf("manifest.json lists %q twice, or as a file and a folder", d)
+		}
+	}
+	// No path may lie inside a file: upload cannot have written that, and
+	// fetch could not write both.
+	for _, p := range append(slices.Collect(maps.Keys(files)), m.Folders...) {
+		for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
+			if files[dir] {
+				return nil, fmt.Errorf("manifest.json lists %q inside file %q", p, dir)
+			}
+		}
+	}
+	seenFolder := make(map[string]bool, len(m.Folders))
+	for _, d := range m.Folders {
+		if seenFolder[d] {
+			return nil, fmt.Errorf("manifest.json lists folder %q twice", d)
+		}
+		seenFolder[d] = true
+	}
 	return &m, nil
 }
 
 func encodeManifest(m *Manifest) ([]byte, error) {
 	slices.SortFunc(m.Files, func(a, b ManifestFile) int { return strings.Compare(a.Path, b.Path) })
+	slices.Sort(m.Folders)
 	return json.MarshalIndent(m, "", "  ")
 }
 
@@ -89,5 +121,5 @@ func validFilePath(p string) bool { return plainRelativePath(p) && p != Manifest
 // plainRelativePath accepts a clean relative slash path that stays inside
 // its folder.
 func plainRelativePath(p string) bool {
-	return p != "" && path.Clean(p) == p && !path.IsAbs(p) && p != ".." && !strings.HasPrefix(p, "../")
+	return p != "" && p != "." && path.Clean(p) == p && !path.IsAbs(p) && p != ".." && !strings.HasPrefix(p, "../")
 }

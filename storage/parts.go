@@ -2,10 +2,17 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // partBuffers hold the parts of large files being fetched: at most
@@ -35,7 +42,7 @@ func (p partBuffers) put(b []byte) {
 // fetchParts downloads an object of a known size with up to threads range
 // requests at once and writes it to w in order, so that w can hash it as a
 // stream. At most threads parts are held in memory.
-func (s *Store) fetchParts(ctx context.Context, key string, size int64, threads int, w io.Writer) error {
+func (s *Store) fetchParts(ctx context.Context, file, key string, size int64, threads int, w io.Writer, progress Progress) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type part struct {
@@ -56,7 +63,7 @@ func (s *Store) fetchParts(ctx context.Context, key string, size int64, threads 
 			}
 			go func(start, end int64) {
 				buf := s.partBuffers.get(end - start)
-				arrived <- part{buf, s.fetchRange(ctx, key, start, end, buf)}
+				arrived <- part{buf, s.getRange(ctx, file, key, start, end, size, buf, nil, progress)}
 			}(start, min(start+s.partSize, size))
 		}
 	}()
@@ -74,26 +81,200 @@ func (s *Store) fetchParts(ctx context.Context, key string, size int64, threads 
 		_, err := w.Write(p.buf)
 		s.partBuffers.put(p.buf)
 		if err != nil {
-			return err
+			return &localError{err}
 		}
 	}
 	return ctx.Err()
 }
 
-// fetchRange reads bytes [start, end) of an object into buf.
-func (s *Store) fetchRange(ctx context.Context, key string, start, end int64, buf []byte) error {
+// getRange fetches bytes [start, end) of file, stored as key with size
+// bytes in all, into buf (end-start long) or, when buf is nil, to w in
+// order. A request that breaks off (a reset, a silent server, a restart, a
+// server error) is tried again from the byte it reached, after a backoff.
+// It gives up after s.retries failures in a row that moved nothing, or
+// when nothing at all arrived for s.stall, whichever comes first.
+func (s *Store) getRange(ctx context.Context, file, key string, start, end, size int64, buf []byte, w io.Writer, progress Progress) error {
+	ctx, idle := watchStalls(ctx, s.stall, errNoProgress)
+	defer idle.stop()
+	pos := start
+	var retries, inARow int
+	var last error // of the last request that failed on its own, not by the watch
+	backoff := retryBackoff()
+	for {
+		var into []byte
+		if buf != nil {
+			into = buf[pos-start:]
+		}
+		n, err := s.getOnce(ctx, key, pos, end, size, into, w, idle, progress)
+		pos += n
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() == nil || errors.Is(err, errAttemptStalled) {
+			last = err
+		}
+		switch {
+		case idle.fired(ctx):
+			return s.gaveUp(last, pos, size, retries, true)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !retryable(err):
+			return err
+		}
+		if n > 0 {
+			inARow, backoff = 0, retryBackoff()
+		}
+		if inARow++; inARow > s.retries || retries >= 4*s.retries {
+			return s.gaveUp(err, pos, size, retries, false)
+		}
+		retries++
+		if r, ok := progress.(RetryProgress); ok {
+			what, _ := s.failure(err)
+			r.Retrying(file, fmt.Sprintf("%s at byte %d of %d", what, pos, size))
+		}
+		wait := time.NewTimer(backoff.Step())
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+			wait.Stop()
+		}
+	}
+}
+
+// retryBackoff is the wait before each retry of a request that moved
+// nothing: from a fifth of a second, doubling, to at most 5 s, so that ten
+// retries span about 30 s, what a store takes to restart.
+func retryBackoff() wait.Backoff {
+	return wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: math.MaxInt32, Cap: 5 * time.Second}
+}
+
+// getOnce is one request of getRange for bytes [pos, end). It returns how
+// many bytes it moved, also when it fails.
+func (s *Store) getOnce(ctx context.Context, key string, pos, end, size int64, into []byte, w io.Writer, idle *stallWatch, progress Progress) (int64, error) {
+	ctx, attempt := watchStalls(ctx, s.stall/2, errAttemptStalled)
+	defer attempt.stop()
 	opts := minio.GetObjectOptions{}
-	if err := opts.SetRange(start, end-1); err != nil {
-		return err
+	if err := opts.SetRange(pos, end-1); err != nil {
+		return 0, err
 	}
-	obj, err := s.client.GetObject(ctx, s.loc.Bucket, key, opts)
+	body, _, header, err := s.data.GetObject(ctx, s.loc.Bucket, key, opts)
 	if err != nil {
-		return err
+		if s3Error(err).Code == "InvalidRange" {
+			return 0, &corrupt{fmt.Sprintf("size mismatch: the manifest says %d bytes, the store has at most %d", size, pos)}
+		}
+		if attempt.fired(ctx) {
+			return 0, errAttemptStalled
+		}
+		return 0, err
 	}
-	defer obj.Close()
-	n, err := io.ReadFull(obj, buf)
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		return fmt.Errorf("size mismatch: the store has %d bytes, the manifest says more", start+int64(n))
+	defer body.Close()
+	if err := checkLength(header, pos, size); err != nil {
+		return 0, err
 	}
-	return err
+	var scratch []byte
+	if into == nil {
+		b := copyBuffers.Get().(*[]byte)
+		defer copyBuffers.Put(b)
+		scratch = *b
+	}
+	want := end - pos
+	var got int64
+	for got < want {
+		var p []byte
+		if into != nil {
+			p = into[got:]
+		} else {
+			p = scratch[:min(int64(len(scratch)), want-got)]
+		}
+		n, err := body.Read(p)
+		if n > 0 {
+			idle.kick()
+			attempt.kick()
+			progress.Transferred(int64(n))
+			if into == nil {
+				if _, err := w.Write(p[:n]); err != nil {
+					return got, &localError{err}
+				}
+			}
+			got += int64(n)
+		}
+		switch {
+		case err == io.EOF && got < want:
+			// A body that ends cleanly short is the object; one cut off is
+			// io.ErrUnexpectedEOF and retried.
+			return got, &corrupt{fmt.Sprintf("size mismatch: the manifest says %d bytes, the store has %d", size, pos+got)}
+		case err == io.EOF:
+		case err != nil && attempt.fired(ctx):
+			return got, errAttemptStalled
+		case err != nil:
+			return got, err
+		}
+	}
+	return got, nil
+}
+
+// checkLength compares the object's size in a response to the manifest's,
+// so that an object longer than the manifest says is caught too.
+func checkLength(header http.Header, pos, size int64) error {
+	total := int64(-1)
+	if cr := header.Get("Content-Range"); cr != "" {
+		if i := strings.LastIndexByte(cr, '/'); i >= 0 && cr[i+1:] != "*" {
+			if n, err := strconv.ParseInt(cr[i+1:], 10, 64); err == nil {
+				total = n
+			}
+		}
+	} else if pos > 0 {
+		return errors.New("the store answered a range request with the whole object; fetch needs range requests (HTTP Range)")
+	} else if n, err := strconv.ParseInt(header.Get("Content-Length"), 10, 64); err == nil {
+		total = n
+	}
+	if total >= 0 && total != size {
+		return &corrupt{fmt.Sprintf("size mismatch: the manifest says %d bytes, the store has %d", size, total)}
+	}
+	return nil
+}
+
+// failure is what went wrong with a request, after which a byte position
+// fits, and what to do about it.
+func (s *Store) failure(err error) (what, todo string) {
+	if what, todo := serverTrouble(s3Error(err)); what != "" {
+		return s.endpoint + " " + what, todo
+	}
+	switch {
+	case errors.Is(err, errAttemptStalled):
+		return fmt.Sprintf("%s went silent for %s", s.endpoint, s.stall/2), "check the network to the store, or raise --timeout"
+	case refused(err):
+		return fmt.Sprintf("cannot reach the object store at %s (connection refused)", s.endpoint), "check --endpoint and that the store is up, then fetch again"
+	}
+	return fmt.Sprintf("the connection to %s dropped", s.endpoint), "check the network to the store and fetch again"
+}
+
+// gaveUp is the one line a fetch of a range ends with when retries did not
+// get it through.
+func (s *Store) gaveUp(last error, pos, size int64, retries int, stalled bool) error {
+	what, todo := "", ""
+	if last != nil {
+		what, todo = s.failure(last)
+	}
+	if stalled {
+		// Say what the last attempt met, if anything: a
+		// store that refuses or answers 503 throughout is no silent one.
+		cause := ""
+		switch {
+		case refused(last):
+			cause = " (connection refused)"
+		case last != nil && !errors.Is(last, errAttemptStalled):
+			cause = " (the last attempt: " + strings.TrimPrefix(what, s.endpoint+" ") + ")"
+		}
+		what = fmt.Sprintf("no data from %s for %s%s", s.endpoint, s.stall, cause)
+		todo = "check the network to the store and that it is up, or raise --timeout"
+	}
+	return &storeError{msg: fmt.Sprintf("%s at byte %d of %d; it was retried %s; %s", what, pos, size, times(retries), todo), err: last}
+}
+
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
 }

@@ -12,6 +12,15 @@ type Progress interface {
 	FileDone(path string)
 }
 
+// RetryProgress is a Progress that also hears when a request is tried
+// again, so that a transfer waiting on a broken store does not look hung.
+type RetryProgress interface {
+	Progress
+	// Retrying says a request for file failed (why: one phrase, such as
+	// "the connection to … dropped at byte 5 of 9") and will be tried again.
+	Retrying(file, why string)
+}
+
 type noProgress struct{}
 
 func (noProgress) Begin(int, int64)  {}

@@ -97,6 +97,10 @@ func (s *Store) Prune(ctx context.Context, keep Keep, opts PruneOptions) ([]Back
 			return doomed[:i], fmt.Errorf("removing backup %s: %w", b.ID, err)
 		}
 	}
+	// Multipart uploads an interrupted upload left open cost storage and
+	// show nowhere else. Not reaching them fails nothing that was asked:
+	// the next upload or prune tries again.
+	_, _ = s.abortLeftovers(ctx, "", nil, now)
 	return doomed, nil
 }
 

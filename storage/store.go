@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -36,8 +37,14 @@ type Config struct {
 	// PartSize is the multipart part size; files up to it go in one request.
 	// Uploads and fetches hold at most Parallel parts in memory. 0: 16 MiB.
 	PartSize int64
-	// Retries is how many times a failing request is tried. 0: 10.
+	// Retries is how many times a failing request is tried. 0: 10. A fetch
+	// that broke off in the middle of a file resumes from the byte it
+	// reached, and a resume that moved bytes does not count against this.
 	Retries int
+	// StallTimeout is how long a transfer may move no byte before it fails,
+	// retries included; a request silent for half of it is retried. 0:
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
 }
 
 const (
@@ -50,10 +57,13 @@ const (
 type Store struct {
 	loc      Location
 	client   *minio.Client
+	data     minio.Core // for fetching: one try per request, fetch retries itself
 	creds    *credentials.Credentials
 	endpoint string // as the user would write it, for messages
 	parallel int
 	partSize int64
+	retries  int
+	stall    time.Duration
 
 	partBuffers partBuffers // for fetching large files in parts
 }
@@ -85,31 +95,46 @@ func Open(loc Location, cfg Config) (*Store, error) {
 		}
 		transport.TLSClientConfig.InsecureSkipVerify = cfg.Insecure
 	}
+	stall := cmp.Or(cfg.StallTimeout, DefaultStallTimeout)
+	// A server that takes the request and never answers is a stall like
+	// any other (--timeout in README, "Command reference"); minio-go's own
+	// minute would be spent again on each of its retries.
+	transport.ResponseHeaderTimeout = stall
+	parallel := cmp.Or(max(cfg.Parallel, 0), defaultParallel)
+	// One idle connection per request in flight, so that each part does not
+	// open a new one.
+	transport.MaxIdleConnsPerHost = max(transport.MaxIdleConnsPerHost, 2*parallel)
 	creds := cfg.Credentials
 	if creds == nil {
 		creds = awsCredentials()
 	}
-	client, err := minio.New(host, &minio.Options{
+	opts := minio.Options{
 		Creds:        creds,
 		Secure:       secure,
 		Transport:    transport,
 		Region:       cmp.Or(cfg.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 		BucketLookup: minio.BucketLookupAuto,
 		MaxRetries:   cfg.Retries,
-	})
+	}
+	client, err := minio.New(host, &opts)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %v", endpoint, err)
+	}
+	opts.MaxRetries = 1
+	data, err := minio.New(host, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %q: %v", endpoint, err)
 	}
 	s := &Store{
 		loc:      loc,
 		client:   client,
+		data:     minio.Core{Client: data},
 		creds:    creds,
 		endpoint: client.EndpointURL().String(),
-		parallel: cfg.Parallel,
+		parallel: parallel,
 		partSize: cfg.PartSize,
-	}
-	if s.parallel <= 0 {
-		s.parallel = defaultParallel
+		retries:  cmp.Or(max(cfg.Retries, 0), minio.MaxRetry),
+		stall:    stall,
 	}
 	if s.partSize <= 0 {
 		s.partSize = defaultPartSize

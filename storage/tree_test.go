@@ -62,8 +62,16 @@ func digest(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			// An empty folder is part of the tree too.
+			if list, err := os.ReadDir(path); err == nil && len(list) == 0 && path != dir {
+				rel, _ := filepath.Rel(dir, path)
+				out[filepath.ToSlash(rel)+"/"] = "empty folder"
+			}
+			return nil
 		}
 		f, err := os.Open(path)
 		if err != nil {

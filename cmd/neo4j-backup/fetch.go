@@ -28,7 +28,12 @@ func newFetchCommand() *cobra.Command {
 SHA-256 in its manifest. The backup lands in a hidden folder beside it and is
 renamed into place only when every file verified: on any failure DIR is left
 as it was. A legacy backup (no manifest) is fetched by its exact folder name,
-unverified, with a warning. Prints the folder it fetched into.`,
+unverified, with a warning. Prints the folder it fetched into.
+
+A request that breaks off (a reset, a restart of the store, a server error)
+is tried again from the byte it reached; the fetch fails when no data has
+moved for --timeout. The hidden folder a killed fetch left behind in DIR is
+removed by the next fetch into DIR (every fetch locks its own).`,
 		Example: `  # The newest complete backup
   neo4j-backup fetch --from s3://prod-backups/neo4j/shop/graph --at latest --to /var/tmp/restore
 
@@ -47,6 +52,7 @@ unverified, with a warning. Prints the folder it fetched into.`,
 	fs.StringVar(&o.to, "to", "", "folder to fetch into; the backup lands in DIR/<backup-id>/ (required)")
 	_ = cmd.MarkFlagDirname("to")
 	o.s3 = addS3Flags(fs)
+	o.s3.addTimeout(fs)
 	// How the injected neo4j-backup-fetch container runs (README.md,
 	// "Restore a StatefulSet"); not for people.
 	fs.StringVar(&o.pod.marker, "skip-if-restored", "", "in a Neo4j pod: the restore marker in the data volume; fetch nothing if it shows this restore was done")

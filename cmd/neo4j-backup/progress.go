@@ -11,6 +11,8 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"golang.org/x/term"
+
+	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
 // transferProgress shows how an upload or fetch goes on stderr: a bar
@@ -25,9 +27,22 @@ type transferProgress struct {
 	filesDone  atomic.Int64
 	total      atomic.Int64
 	done       atomic.Int64
+	retry      atomic.Pointer[retryNote] // the latest, shown while it is recent
 	stop, gone chan struct{}
 	once       sync.Once
 }
+
+var _ storage.RetryProgress = (*transferProgress)(nil)
+
+// retryNote is a request that failed and is being tried again.
+type retryNote struct {
+	at  time.Time
+	why string
+}
+
+// retryShown is how long a retry stays in the progress line: long enough
+// for one log line, short enough that a transfer that recovered says so.
+const retryShown = logEvery
 
 const (
 	terminalEvery = 200 * time.Millisecond
@@ -51,6 +66,9 @@ func (p *transferProgress) Begin(files int, bytes int64) {
 }
 func (p *transferProgress) Transferred(n int64) { p.done.Add(n) }
 func (p *transferProgress) FileDone(string)     { p.filesDone.Add(1) }
+func (p *transferProgress) Retrying(file, why string) {
+	p.retry.Store(&retryNote{at: time.Now(), why: file + ": " + why})
+}
 
 func (p *transferProgress) report(every time.Duration) {
 	defer close(p.gone)
@@ -94,6 +112,9 @@ func (p *transferProgress) line(bar bool) string {
 	}
 	counts := fmt.Sprintf("%3.0f%% %s of %s, %d of %d files, %s/s", 100*pct, size(done), size(total),
 		p.filesDone.Load(), p.files.Load(), size(rate(done, time.Since(p.start))))
+	if r := p.retry.Load(); r != nil && time.Since(r.at) < retryShown {
+		counts += "; retrying " + r.why
+	}
 	if !bar {
 		return p.verb + ": " + counts
 	}

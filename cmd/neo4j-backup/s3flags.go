@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -19,6 +20,10 @@ type s3Flags struct {
 	caFile   string
 	insecure bool
 	parallel int
+	// timeout is --timeout of the commands that move backups (addTimeout);
+	// 0 where there is no such flag: storage's default.
+	timeout    time.Duration
+	hasTimeout bool
 }
 
 // s3Retries is how many times a failing request is tried; 0 is minio-go's
@@ -38,6 +43,14 @@ func addS3Flags(fs *pflag.FlagSet) *s3Flags {
 	return f
 }
 
+// addTimeout adds --timeout, for the commands that move a backup (upload,
+// fetch, the injected fetch container). restore has a --timeout of its own
+// that means something else, so it is no flag of every S3 command.
+func (f *s3Flags) addTimeout(fs *pflag.FlagSet) {
+	f.hasTimeout = true
+	fs.DurationVar(&f.timeout, "timeout", storage.DefaultStallTimeout, "give up when no data has moved for this long, retries included; a request silent for half of it is tried again")
+}
+
 // open connects to the s3:// location given with flag --name.
 func (f *s3Flags) open(name, location string) (*storage.Store, error) {
 	if location == "" {
@@ -50,6 +63,9 @@ func (f *s3Flags) open(name, location string) (*storage.Store, error) {
 	if f.parallel < 1 {
 		return nil, usagef("--parallel %d: give at least 1", f.parallel)
 	}
+	if f.hasTimeout && f.timeout <= 0 {
+		return nil, usagef("--timeout %s: give a positive duration such as 1m", f.timeout)
+	}
 	return storage.Open(loc, storage.Config{
 		Endpoint: f.endpoint,
 		Region:   f.region,
@@ -58,6 +74,8 @@ func (f *s3Flags) open(name, location string) (*storage.Store, error) {
 		Parallel: f.parallel,
 		PartSize: partSize,
 		Retries:  s3Retries,
+
+		StallTimeout: f.timeout,
 	})
 }
 

@@ -4,10 +4,15 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,6 +56,7 @@ type serveOptions struct {
 	metricsAddr        string
 	probeAddr          string
 	leaderElect        bool
+	shutdownDelay      time.Duration
 	drainTimeout       time.Duration
 }
 
@@ -96,7 +102,8 @@ reconciler on the elected leader (--leader-elect).`,
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect one replica to run the reconciler (the webhook runs on every replica)")
-	fs.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight admission requests may take to finish")
+	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, how long /readyz fails while admission requests are still answered, so the Service stops sending them here before the port closes")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 10*time.Second, "after --shutdown-delay, how long in-flight admission requests may take to finish; a second SIGTERM stops at once")
 	return cmd
 }
 
@@ -119,18 +126,71 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	if o.certMode == "self" && (o.certValidity <= 0 || o.caValidity <= 0) {
 		return usagef("--cert-validity and --ca-validity must be positive")
 	}
+	if o.shutdownDelay < 0 || o.drainTimeout <= 0 {
+		return usagef("--shutdown-delay must not be negative and --drain-timeout must be positive")
+	}
 	// Locked: the manager logs from many goroutines, and stderr need not be a file.
 	ctrl.SetLogger(zap.New(zap.WriteTo(zapcore.Lock(zapcore.AddSync(stderr)))))
-	mgr, err := newManager(o)
+	var stopping atomic.Bool
+	mgr, err := newManager(o, &stopping)
 	if err != nil {
 		return err
 	}
-	return mgr.Start(ctx)
+	// ctx ends at the first SIGTERM (main); these are counted for a second.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	return startAndDrain(ctx, mgr, o, &stopping, signals)
+}
+
+// startAndDrain runs the manager until ctx ends, then shuts down without
+// dropping an admission request (README, "Install"): /readyz fails at once,
+// so the Service (kube-proxy, or any load balancer probing /readyz) stops
+// sending new connections here; requests are still answered for
+// --shutdown-delay, the time that takes to reach every node; then the
+// manager stops, the webhook server closes its port and tells the
+// apiserver's open HTTP/2 connection to go elsewhere (GOAWAY), and what is
+// in flight may finish within --drain-timeout. A second signal stops at once.
+func startAndDrain(ctx context.Context, mgr ctrl.Manager, o serveOptions, stopping *atomic.Bool, signals <-chan os.Signal) error {
+	// The manager's own context ends only after the delay.
+	mgrCtx, stopManager := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopManager()
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	seen := 0 // signals; the first also ends ctx
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	case <-signals:
+		seen++
+	}
+	stopping.Store(true)
+	log := ctrl.Log.WithName("shutdown")
+	log.Info("stopping: /readyz fails now, admission requests are answered until the delay ends, then drained", "shutdownDelay", o.shutdownDelay, "drainTimeout", o.drainTimeout)
+	delay := time.NewTimer(o.shutdownDelay)
+	defer delay.Stop()
+	for {
+		select {
+		case err := <-done:
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("admission requests or the reconciler were still busy after --drain-timeout=%s; raise it, keeping --shutdown-delay plus --drain-timeout below the pod's terminationGracePeriodSeconds", o.drainTimeout)
+			}
+			return err
+		case <-delay.C:
+			log.Info("closing the webhook port and draining in-flight requests")
+			stopManager()
+		case <-signals:
+			if seen++; seen >= 2 {
+				return errors.New("stopped at a second signal without draining: admission requests in flight were cut off")
+			}
+		}
+	}
 }
 
 // newManager wires the webhook server, the backup reconciler and their cache
-// into a manager.
-func newManager(o serveOptions) (ctrl.Manager, error) {
+// into a manager. /readyz fails once stopping is set.
+func newManager(o serveOptions, stopping *atomic.Bool) (ctrl.Manager, error) {
 	loading := clientcmd.NewDefaultClientConfigLoadingRules()
 	loading.ExplicitPath = o.kubeconfig
 	restConfig, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
@@ -167,12 +227,15 @@ func newManager(o serveOptions) (ctrl.Manager, error) {
 		serving.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.GetCertificate = rotator.GetCertificate }}
 	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
-		HealthProbeBindAddress:  o.probeAddr,
-		LeaderElection:          o.leaderElect,
-		LeaderElectionID:        "neo4j-backup",
-		GracefulShutdownTimeout: &drain,
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress: o.probeAddr,
+		LeaderElection:         o.leaderElect,
+		LeaderElectionID:       "neo4j-backup",
+		// The process ends as soon as the manager has stopped, so the lease
+		// can be handed on at once instead of after it expires.
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &drain,
 		// With --cert-mode=files controller-runtime's certwatcher reloads
 		// the pair when the files change (a Secret volume updates them).
 		WebhookServer: ctrlwebhook.NewServer(serving),
@@ -196,6 +259,15 @@ func newManager(o serveOptions) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up the backup reconciler: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return nil, err
+	}
+	err = mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
+		if stopping.Load() {
+			return errors.New("shutting down")
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if rotator != nil {

@@ -8,8 +8,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,9 +27,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
+	"github.com/neo4j-backup/neo4j-backup/controlplane"
 	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 	"github.com/neo4j-backup/neo4j-backup/podrestore"
 )
@@ -341,5 +350,252 @@ func TestServeLearnsItsOwnImage(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run(context.Background(), []string{"serve", "--kubeconfig", c.Kubeconfig}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "--image is required outside a pod") {
 		t.Errorf("serve without --image outside a pod: exit %d, %q; want 2 and a usage error", code, stderr.String())
+	}
+}
+
+// stormShutdownDelay is the --shutdown-delay of TestServeDrainStorm's
+// replicas, twice the 1-1.5s HAProxy takes to see /readyz fail;
+// -storm-shutdown-delay=0s shows the storm without the drain.
+var stormShutdownDelay = flag.Duration("storm-shutdown-delay", 3*time.Second, "--shutdown-delay of TestServeDrainStorm's replicas")
+
+// TestServeDrainStorm: two replicas behind a load balancer that takes a
+// replica out when its /readyz fails, as a Service does, lose no admission
+// while each in turn gets SIGTERM and is started again: pods created at a
+// steady rate all succeed, and every one has the init containers. The
+// apiserver keeps its HTTP/2 connection to one replica until that replica
+// closes it, so the replica being stopped serves right up to then.
+func TestServeDrainStorm(t *testing.T) {
+	c := testcluster.Start(t) // HAProxy takes the address the webhook configurations call
+	type replica struct {
+		name      string
+		args      []string
+		instances []*testcluster.Serve // the first, then each started again
+	}
+	var replicas []*replica
+	var backends []testcluster.HAProxyBackend
+	for _, name := range []string{"a", "b"} {
+		webhook, err := controlplane.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe, err := controlplane.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(webhook)
+		replicas = append(replicas, &replica{name: name, args: []string{
+			"--image", injectedImage, "--webhook-port", port, "--health-probe-bind-address", probe,
+			"--shutdown-delay", stormShutdownDelay.String(),
+		}})
+		backends = append(backends, testcluster.HAProxyBackend{Name: name, Addr: webhook, Readyz: probe})
+	}
+	proxy := testcluster.StartHAProxy(t, c.WebhookAddr, backends)
+	for _, r := range replicas {
+		r.instances = append(r.instances, c.StartServe(t, r.args...))
+	}
+	for _, r := range replicas {
+		proxy.WaitStatus(t, r.name, "UP", 30*time.Second)
+	}
+
+	newNamespace(t, c.Kube, "storm", map[string]string{annotations.Destination: "s3://prod-backups/neo4j"})
+	config := rest.CopyConfig(c.Config)
+	config.QPS, config.Burst = -1, 0 // the rate is the test's, not client-go's
+	kube := kubernetes.NewForConfigOrDie(config)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: "graph-",
+			Annotations:  map[string]string{annotations.Restore: "2021-11-11T10:00:00Z"},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "apps/v1", Kind: "StatefulSet", Name: "graph", UID: "6f1c7e0e-53a2-4b8e-a3f1-2d5d0c7d9b11", Controller: ptr.To(true),
+			}},
+		},
+		Spec: neo4jPodSpec(),
+	}
+
+	t0 := time.Now() // of the times in the log
+	// One create every 20ms, each on its own so that a slow one does not
+	// slow the rate, until the storm is over; at most 2000 (40s).
+	const maxCreates = 2000
+	var (
+		mu       sync.Mutex
+		created  int
+		failures []string
+		creates  sync.WaitGroup
+	)
+	stormOver := make(chan struct{})
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < maxCreates; i++ {
+			select {
+			case <-stormOver:
+				return
+			case <-tick.C:
+			}
+			creates.Add(1)
+			go func() {
+				defer creates.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				got, err := kube.CoreV1().Pods("storm").Create(ctx, pod.DeepCopy(), metav1.CreateOptions{})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					failures = append(failures, fmt.Sprintf("at %s: %v", time.Since(t0).Round(time.Millisecond), err))
+				case len(got.Spec.InitContainers) != 2:
+					failures = append(failures, fmt.Sprintf("pod %s was created with init containers %v", got.Name, names(got.Spec.InitContainers)))
+				default:
+					created++
+				}
+			}()
+		}
+	}()
+	// Also when the test stops early: no create outlives it.
+	stopLoad := sync.OnceFunc(func() {
+		close(stormOver)
+		<-loadDone
+		creates.Wait()
+	})
+	defer stopLoad()
+
+	// Three times the replica that holds the apiserver's connection, the one
+	// whose SIGTERM can lose an admission: without the drain, it closes its
+	// port before the balancer has taken it out, and the apiserver's next
+	// connection goes to it half the time. The connection then moves on, so
+	// each replica is stopped in turn.
+	type stop struct {
+		serve *testcluster.Serve
+		held  bool // it held a connection when it got SIGTERM
+	}
+	var stops []stop
+	for i := range 3 {
+		servers := proxy.Servers(t)
+		r := replicas[i%2]
+		for _, other := range replicas {
+			if servers[other.name].Current > servers[r.name].Current {
+				r = other
+			}
+		}
+		serve := r.instances[len(r.instances)-1]
+		stops = append(stops, stop{serve: serve, held: servers[r.name].Current > 0})
+		began := time.Since(t0)
+		if err := serve.Stop(); err != nil {
+			t.Errorf("replica %s: %v", r.name, err)
+		}
+		stopped := time.Since(t0)
+		proxy.WaitStatus(t, r.name, "DOWN", 10*time.Second)
+		r.instances = append(r.instances, c.StartServe(t, r.args...))
+		proxy.WaitStatus(t, r.name, "UP", 30*time.Second)
+		t.Logf("stop %d: replica %s got SIGTERM at %s, exited at %s, was up again at %s", i+1, r.name, began.Round(time.Millisecond), stopped.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	}
+	// The connection is back on a replica started again before the load ends.
+	mu.Lock()
+	before := created
+	mu.Unlock()
+	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return created >= before+25, nil
+	}); err != nil {
+		t.Errorf("no 25 pods were created within 10s after the storm (%v)", err)
+	}
+	stopLoad()
+
+	t.Logf("--shutdown-delay=%s: %d pods created, %d creates failed", *stormShutdownDelay, created, len(failures))
+	if len(failures) > 0 {
+		t.Errorf("%d of %d pod creates failed while the replicas were restarted:\n%s", len(failures), created+len(failures), strings.Join(failures[:min(len(failures), 10)], "\n"))
+	}
+	pods, err := c.Kube.CoreV1().Pods("storm").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if len(p.Spec.InitContainers) != 2 || p.Spec.InitContainers[0].Name != podrestore.FetchContainer {
+			t.Errorf("pod %s has init containers %v, want %s and %s", p.Name, names(p.Spec.InitContainers), podrestore.FetchContainer, podrestore.RestoreContainer)
+		}
+	}
+	if len(pods.Items) != created {
+		t.Errorf("the namespace has %d pods, but %d creates succeeded", len(pods.Items), created)
+	}
+	// A replica that held the apiserver's connection answered on it while
+	// its /readyz failed, until it closed the connection.
+	for i, st := range stops {
+		log := st.serve.LogTail(1 << 20)
+		answered := 0
+		if at := strings.Index(log, "/readyz fails now"); at >= 0 {
+			answered = strings.Count(log[at:], "injected restore")
+		}
+		t.Logf("stop %d: held a connection %v, answered %d admission requests after SIGTERM", i+1, st.held, answered)
+		if st.held && *stormShutdownDelay > 0 && answered == 0 {
+			t.Errorf("stop %d: the replica held the apiserver's connection but answered nothing during its --shutdown-delay", i+1)
+		}
+	}
+}
+
+// TestServeDrainSecondSignal: on SIGTERM serve fails /readyz but keeps its
+// webhook port open for --shutdown-delay; a second SIGTERM stops it at once.
+func TestServeDrainSecondSignal(t *testing.T) {
+	c := testcluster.Shared(t)
+	webhook, err := controlplane.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(webhook)
+	serve := c.StartServe(t, "--image", injectedImage, "--webhook-port", port, "--shutdown-delay", "10m")
+	if err := serve.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	readyz := "http://" + serve.ProbeAddr() + "/readyz"
+	var status int
+	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		status = httpStatus(ctx, readyz)
+		return status == http.StatusInternalServerError, nil
+	}); err != nil {
+		t.Fatalf("%s answers %d, not 500, after SIGTERM (%v)", readyz, status, err)
+	}
+	if got := httpStatus(context.Background(), "http://"+serve.ProbeAddr()+"/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz answers %d while serve drains, want 200: the liveness probe must not kill it", got)
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", webhook, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Errorf("the webhook port is closed during --shutdown-delay: %v", err)
+	} else {
+		conn.Close()
+	}
+	if err := serve.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Wait(10 * time.Second); err == nil || !strings.Contains(serve.LogTail(20), "neo4j-backup serve: stopped at a second signal without draining") {
+		t.Errorf("serve after a second SIGTERM: %v; want exit status 1 and a line saying so, got:\n%s", err, serve.LogTail(20))
+	}
+}
+
+// httpStatus is the status url answers with, 0 when it does not answer.
+func httpStatus(ctx context.Context, url string) int {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Timings that do not fit are refused before anything starts.
+func TestServeShutdownFlags(t *testing.T) {
+	for _, args := range [][]string{{"--shutdown-delay=-1s"}, {"--drain-timeout=0s"}} {
+		var stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"serve", "--image", injectedImage}, args...), io.Discard, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "--shutdown-delay must not be negative and --drain-timeout must be positive") {
+			t.Errorf("serve %v: exit %d, %q; want 2 and a usage error", args, code, stderr.String())
+		}
 	}
 }

@@ -80,6 +80,7 @@ when the Job has finished.`,
 	fs.StringVar(&o.inUse, "in-use", "", "with --keep: comma list of backup IDs never to prune")
 	fs.StringVar(&o.terminationLog, "termination-log", "", "write the outcome to this file as JSON, the container's termination message (the backup CronJob: "+backup.TerminationLog+")")
 	o.s3 = addS3Flags(fs)
+	o.s3.addTimeout(fs)
 	return cmd
 }
 

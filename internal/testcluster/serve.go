@@ -2,15 +2,18 @@ package testcluster
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +28,7 @@ import (
 type Serve struct {
 	args    []string // the flags the test gave
 	metrics string   // host:port of --metrics-bind-address
+	probe   string   // host:port of --health-probe-bind-address
 	log     *SyncBuffer
 	cmd     *exec.Cmd
 	done    chan struct{} // closed once the process has exited
@@ -32,6 +36,7 @@ type Serve struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	waited   atomic.Bool // the test saw the exit itself (Wait): its status is not an error of stop
 }
 
 // Serve is the package's serve, with the flags of Options.Serve, on the
@@ -54,9 +59,10 @@ func (c *Cluster) Serve(t testing.TB) *Serve {
 // The harness sets --kubeconfig (serve's ServiceAccount), --webhook-host,
 // --webhook-port and --cert-dir (where the webhook configurations call, with
 // the certificates they trust), and --metrics-bind-address and
-// --health-probe-bind-address (free ports); args follow and win where they
-// set the same flag. It returns once serve is ready: /readyz answers 200 and
-// its metrics can be read.
+// --health-probe-bind-address (free ports), and --shutdown-delay=0s (no load
+// balancer stands between the apiserver and a test's serve); args follow and
+// win where they set the same flag. It returns once serve is ready: /readyz
+// answers 200 and its metrics can be read.
 func (c *Cluster) StartServe(t testing.TB, args ...string) *Serve {
 	t.Helper()
 	s, err := c.startServe(args)
@@ -88,6 +94,9 @@ func (c *Cluster) startServe(args []string) (*Serve, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A test that restarts serve behind a load balancer sets the addresses.
+	probe = cmp.Or(flagValue(args, "--health-probe-bind-address"), probe)
+	metrics = cmp.Or(flagValue(args, "--metrics-bind-address"), metrics)
 	host, port, _ := net.SplitHostPort(c.WebhookAddr)
 	flags := append([]string{"serve",
 		"--kubeconfig", kubeconfig,
@@ -96,8 +105,9 @@ func (c *Cluster) startServe(args []string) (*Serve, error) {
 		"--cert-dir", c.cp.Webhook.LocalServingCertDir,
 		"--metrics-bind-address", metrics,
 		"--health-probe-bind-address", probe,
+		"--shutdown-delay=0s",
 	}, args...)
-	s := &Serve{args: args, metrics: metrics, log: &SyncBuffer{}, done: make(chan struct{})}
+	s := &Serve{args: args, metrics: metrics, probe: probe, log: &SyncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin, flags...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -147,6 +157,42 @@ func (s *Serve) Exited() error {
 		return s.err
 	default:
 		return nil
+	}
+}
+
+// flagValue is the value the last --name in args gives, or "".
+func flagValue(args []string, name string) string {
+	var value string
+	for i, arg := range args {
+		if v, ok := strings.CutPrefix(arg, name+"="); ok {
+			value = v
+		} else if arg == name && i+1 < len(args) {
+			value = args[i+1]
+		}
+	}
+	return value
+}
+
+// ProbeAddr is the host:port of serve's /healthz and /readyz.
+func (s *Serve) ProbeAddr() string { return s.probe }
+
+// Stop sends serve SIGTERM and waits for it to exit, as at the end of the
+// test (see stop); for a test that stops serve before that.
+func (s *Serve) Stop() error { return s.stop() }
+
+// Signal sends serve a signal.
+func (s *Serve) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+
+// Wait waits at most timeout for serve to exit and says how it did: nil
+// for exit status 0. The test has then seen the exit itself, so when the
+// test ends its status is not reported again (a data race still is).
+func (s *Serve) Wait(timeout time.Duration) error {
+	select {
+	case <-s.done:
+		s.waited.Store(true)
+		return s.err
+	case <-time.After(timeout):
+		return fmt.Errorf("serve %s is still running after %s", strings.Join(s.args, " "), timeout)
 	}
 }
 
@@ -200,8 +246,9 @@ series:
 }
 
 // stop sends serve SIGTERM, as the kubelet does, and waits for it to exit:
-// 30 seconds, then it is killed (it drains admission requests for up to
-// --drain-timeout, 20 seconds by default). An exit other than 0 and a data
+// 30 seconds, then it is killed (it answers admission requests for
+// --shutdown-delay, 0 here unless the test set it, then drains them for up
+// to --drain-timeout, 10 seconds by default). An exit other than 0 and a data
 // race it reported are errors.
 func (s *Serve) stop() error {
 	s.stopOnce.Do(func() {
@@ -219,7 +266,7 @@ func (s *Serve) stop() error {
 		if race := raceReport(s.log.String()); race != "" {
 			errs = append(errs, fmt.Errorf("the race detector found a data race in %s:\n%s", name, race))
 		}
-		if s.err != nil {
+		if s.err != nil && !s.waited.Load() {
 			errs = append(errs, fmt.Errorf("%s ended with %v on SIGTERM; its last lines:\n%s", name, s.err, s.LogTail(20)))
 		}
 		s.stopErr = errors.Join(errs...)
