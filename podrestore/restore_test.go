@@ -176,17 +176,7 @@ func TestRestoreClusterMembers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("restore: %v\n%s", err, out)
 			}
-			calls, _ := os.ReadFile(log)
-			got := strings.Split(strings.TrimSpace(string(calls)), "\n")
-			want := append([]string{"neo4j-admin --version"}, tt.want...)
-			if len(got) != len(want) {
-				t.Fatalf("neo4j-admin was called\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-			for i := range want {
-				if ok, _ := filepath.Match(strings.ReplaceAll(want[i], "STAGE", stageDir), got[i]); !ok {
-					t.Errorf("call %d = %s\nwant      %s", i, got[i], want[i])
-				}
-			}
+			got := wantAdminCalls(t, log, stageDir, tt.want)
 			for _, db := range []string{"neo4j", "system"} {
 				want := "old store"
 				if slices.Contains(tt.restored, db) {
@@ -293,18 +283,7 @@ func TestRestoreEachVersionLine(t *testing.T) {
 			if out, err := runRestore(t, stageDir, data); err != nil {
 				t.Fatalf("restore: %v\n%s", err, out)
 			}
-			calls, _ := os.ReadFile(log)
-			got := strings.Split(strings.TrimSpace(string(calls)), "\n")
-			want := append([]string{"neo4j-admin --version"}, tt.want...)
-			if len(got) != len(want) {
-				t.Fatalf("neo4j-admin was called\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-			for i := range want {
-				pattern := strings.ReplaceAll(want[i], "STAGE", stageDir)
-				if ok, _ := filepath.Match(pattern, got[i]); !ok {
-					t.Errorf("call %d = %s\nwant      %s", i, got[i], pattern)
-				}
-			}
+			wantAdminCalls(t, log, stageDir, tt.want)
 			for _, db := range []string{"neo4j", "system"} {
 				b, err := os.ReadFile(filepath.Join(data, "databases", db, "neostore"))
 				if err != nil || string(b) != "store of "+db {
@@ -557,4 +536,24 @@ func TestProcedure(t *testing.T) {
 	if err != nil || strings.Contains(fmt.Sprint(got.steps), "--expand-commands") {
 		t.Errorf("procedure without expansion = %v, %v", got.steps, err)
 	}
+}
+
+// wantAdminCalls checks the stand-in's log: neo4j-admin --version, then
+// the calls of want in order, each a glob in which STAGE stands for the
+// stage folder. It returns the calls, --version first.
+func wantAdminCalls(t *testing.T, log, stageDir string, want []string) []string {
+	t.Helper()
+	calls, _ := os.ReadFile(log)
+	got := strings.Split(strings.TrimSpace(string(calls)), "\n")
+	want = append([]string{"neo4j-admin --version"}, want...)
+	if len(got) != len(want) {
+		t.Fatalf("neo4j-admin was called\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i := range want {
+		pattern := strings.ReplaceAll(want[i], "STAGE", stageDir)
+		if ok, _ := filepath.Match(pattern, got[i]); !ok {
+			t.Errorf("call %d = %s\nwant      %s", i, got[i], pattern)
+		}
+	}
+	return got
 }
