@@ -206,3 +206,18 @@ func shellQuote(w string) string {
 	}
 	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
+
+// What every CronJob the reconciler makes says about itself, on the CronJob
+// and on its Jobs and pods (the Job template's labels), so that the Job
+// watch and `neo4j-backup status` tell a backup from a restore drill and
+// know the deployment without parsing names or arguments. CronJobs made by
+// earlier versions have neither label: they are backups, of the deployment
+// that their upload container's --to ends in (deploymentOf).
+const (
+	LabelComponent  = "app.kubernetes.io/component"
+	ComponentBackup = "backup"
+	ComponentDrill  = "restore-drill"
+	LabelDeployment = "neo4j-backup.io/deployment"
+	DrillNamePrefix = Name + "-verify-" // neo4j-backup-verify-<deployment>
+	DrillContainer  = "report"          // writes the DrillOutcome
+)

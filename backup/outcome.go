@@ -22,15 +22,38 @@ import (
 const TerminationLog = "/dev/termination-log"
 
 // Outcome is the upload container's termination message, one JSON object:
-// on success the backup's ID, databases, size in bytes and warnings (a
-// list, empty when there are none); on failure the backup ID, if known, and
-// why it failed.
+// on success the backup's ID, type, databases, size in bytes, how long the
+// run took and its warnings (a list, empty when there are none); on failure
+// the backup ID, if known, how long the run took and why it failed.
 type Outcome struct {
-	BackupID  string   `json:"backupId,omitempty"`
+	BackupID string `json:"backupId,omitempty"`
+	// Type is the backup's type: TypeFull, or TypeDifferential on a chain.
+	Type      string   `json:"type,omitempty"`
 	Databases []string `json:"databases,omitzero"`
 	Size      int64    `json:"size,omitzero"`
-	Warnings  []string `json:"warnings,omitzero"`
-	Error     string   `json:"error,omitempty"`
+	// DurationSeconds is from the start of the backup (its ID, the time
+	// neo4j-admin started) to the end of the upload, or of the failure.
+	DurationSeconds float64  `json:"durationSeconds,omitzero"`
+	Warnings        []string `json:"warnings,omitzero"`
+	Error           string   `json:"error,omitempty"`
+}
+
+// Backup types, as an Outcome and the manifest say them.
+const (
+	TypeFull         = "full"
+	TypeDifferential = "differential"
+)
+
+// DrillOutcome is the termination message of a restore drill's report
+// container (DrillContainer), one JSON object: the backup it restored, the
+// databases it checked, whether every one restored and was consistent, how
+// long the drill took and, when it failed, why.
+type DrillOutcome struct {
+	BackupID        string   `json:"backupId,omitempty"`
+	Passed          bool     `json:"passed"`
+	Databases       []string `json:"databases,omitzero"`
+	DurationSeconds float64  `json:"durationSeconds,omitzero"`
+	Error           string   `json:"error,omitempty"`
 }
 
 // Succeeded is the Outcome of an uploaded backup.
