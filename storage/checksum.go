@@ -33,6 +33,11 @@ const (
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
+// partCRC is a part's CRC32C as the manifest holds it (ManifestFile.PartCRC32C).
+func partCRC(b []byte) string { return formatCRC(crc32.Checksum(b, crc32c)) }
+
+func formatCRC(c uint32) string { return hex.EncodeToString(binary.BigEndian.AppendUint32(nil, c)) }
+
 // sum is the checksum of b, as raw bytes.
 func (k partChecksum) sum(b []byte) []byte {
 	if k == checksumMD5 {

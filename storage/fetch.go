@@ -253,9 +253,15 @@ func (s *Store) fetchFile(ctx context.Context, b Backup, f ManifestFile, path st
 		return err
 	}
 	defer file.Close()
+	key := s.loc.key(b.ID, f.Path)
+	if b.Status == Complete && len(f.PartCRC32C) > 0 {
+		if err := s.fetchPieces(ctx, f, key, file, threads, progress); err != nil {
+			return s.explainMissing(err)
+		}
+		return file.Close()
+	}
 	// Bytes are counted as they arrive, by getRange, not as they are written.
 	w := newHashingWriter(file, noProgress{})
-	key := s.loc.key(b.ID, f.Path)
 	switch {
 	case f.Size == 0:
 	case threads > 1:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
@@ -85,6 +87,68 @@ func (s *Store) fetchParts(ctx context.Context, file, key string, size int64, th
 		}
 	}
 	return ctx.Err()
+}
+
+// fetchPieces downloads a file whose manifest has piece checksums
+// (ManifestFile.PartCRC32C) into file: up to threads pieces at once, each
+// written where it belongs as it streams in, through one small buffer, and
+// checked against its CRC32C once it is all there. Nothing is held in
+// memory but those buffers, and nothing waits for another piece.
+func (s *Store) fetchPieces(ctx context.Context, f ManifestFile, key string, file io.WriterAt, threads int, progress Progress) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(threads)
+	for i, want := range f.PartCRC32C {
+		if gctx.Err() != nil {
+			break
+		}
+		start := int64(i) * f.PartSize
+		end := min(start+f.PartSize, f.Size)
+		g.Go(func() error { return s.fetchPiece(gctx, f, key, file, start, end, want, progress) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// pieceTries is how often a piece that arrives not matching its checksum
+// is fetched. Damage on the way (a plain-HTTP endpoint, a faulty proxy)
+// differs from try to try; an object damaged in the store never matches.
+const pieceTries = 3
+
+// fetchPiece fetches bytes [start, end) of file f into file, until they
+// match their CRC32C want or pieceTries tries have not.
+func (s *Store) fetchPiece(ctx context.Context, f ManifestFile, key string, file io.WriterAt, start, end int64, want string, progress Progress) error {
+	for try := 1; ; try++ {
+		w := &crcWriter{w: io.NewOffsetWriter(file, start)}
+		if err := s.getRange(ctx, f.Path, key, start, end, f.Size, nil, w, progress); err != nil {
+			return err
+		}
+		got := formatCRC(w.crc)
+		if got == want {
+			return nil
+		}
+		if try == pieceTries {
+			return &corrupt{fmt.Sprintf("checksum mismatch in bytes %d to %d: the manifest says CRC32C %s, the store has %s (%s); the object was changed or damaged after upload",
+				start, end, want, got, times(pieceTries))}
+		}
+		progress.Transferred(start - end) // they move again
+		if r, ok := progress.(RetryProgress); ok {
+			r.Retrying(f.Path, fmt.Sprintf("bytes %d to %d arrived damaged (CRC32C %s, not %s), fetching them again", start, end, got, want))
+		}
+	}
+}
+
+// crcWriter passes bytes on to w, taking their CRC32C.
+type crcWriter struct {
+	w   io.Writer
+	crc uint32
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.crc = crc32.Update(c.crc, crc32c, p[:n])
+	return n, err
 }
 
 // getRange fetches bytes [start, end) of file, stored as key with size
@@ -178,25 +242,42 @@ func (s *Store) getOnce(ctx context.Context, key string, pos, end, size int64, i
 		scratch = *b
 	}
 	want := end - pos
-	var got int64
-	for got < want {
+	// got is what reached into or w; filled is what sits in scratch on
+	// its way to w, which gets whole buffers: a write per read of the
+	// socket would be a system call per few kilobytes.
+	var got, filled int64
+	flush := func() error {
+		if filled == 0 {
+			return nil
+		}
+		if _, err := w.Write(scratch[:filled]); err != nil {
+			return &localError{err}
+		}
+		got, filled = got+filled, 0
+		return nil
+	}
+	for got+filled < want {
 		var p []byte
 		if into != nil {
 			p = into[got:]
 		} else {
-			p = scratch[:min(int64(len(scratch)), want-got)]
+			p = scratch[filled:min(int64(len(scratch)), want-got)]
 		}
 		n, err := body.Read(p)
 		if n > 0 {
 			idle.kick()
 			attempt.kick()
 			progress.Transferred(int64(n))
-			if into == nil {
-				if _, err := w.Write(p[:n]); err != nil {
-					return got, &localError{err}
-				}
+			if into != nil {
+				got += int64(n)
+			} else {
+				filled += int64(n)
 			}
-			got += int64(n)
+		}
+		if into == nil && (err != nil || got+filled == want || filled == int64(len(scratch))) {
+			if err := flush(); err != nil {
+				return got, err
+			}
 		}
 		switch {
 		case err == io.EOF && got < want:

@@ -145,13 +145,12 @@ func (s *Store) uploadFiles(parent context.Context, run *uploadRun, files []loca
 		if err := slots.Acquire(ctx, int64(threads)); err != nil {
 			break // a file failed; g.Wait reports it
 		}
-		g.Go(func() error {
+		g.Go(func() (err error) {
 			defer slots.Release(int64(threads))
-			sum, err := s.uploadFile(ctx, run, f, threads)
+			stored[i], err = s.uploadFile(ctx, run, f, threads)
 			if err != nil {
 				return fmt.Errorf("file %s: %w", f.path, err)
 			}
-			stored[i] = ManifestFile{Path: f.path, Size: f.size, SHA256: sum}
 			run.progress.FileDone(f.path)
 			return nil
 		})
@@ -177,11 +176,13 @@ func (s *Store) partsInFlight(size int64) int {
 const sendTries = 3
 
 // uploadFile stores one file, in one request up to the part size, else as a
-// multipart upload with threads parts in flight, and returns its SHA-256.
-func (s *Store) uploadFile(ctx context.Context, run *uploadRun, f localFile, threads int) (string, error) {
+// multipart upload with threads parts in flight, and returns what the
+// manifest says of it: its size, SHA-256 and the CRC32C of each part.
+func (s *Store) uploadFile(ctx context.Context, run *uploadRun, f localFile, threads int) (ManifestFile, error) {
+	stored := ManifestFile{Path: f.path, Size: f.size}
 	file, err := os.Open(f.abs)
 	if err != nil {
-		return "", err
+		return stored, err
 	}
 	defer file.Close()
 	key := s.loc.key(run.id, f.path)
@@ -190,11 +191,14 @@ func (s *Store) uploadFile(ctx context.Context, run *uploadRun, f localFile, thr
 		buf := s.partBuffers.get(f.size)
 		defer s.partBuffers.put(buf)
 		if err := readPart(file, buf, f); err != nil {
-			return "", err
+			return stored, err
 		}
 		hash.Write(buf)
+		if f.size > 0 {
+			stored.PartSize, stored.PartCRC32C = s.partSize, []string{partCRC(buf)}
+		}
 		if err := atEnd(file, f); err != nil {
-			return "", err
+			return stored, err
 		}
 		err := s.send(ctx, run, f.path, file, 0, buf, func(sum []byte, body *sendReader) (string, error) {
 			md5b64, meta := checksumArgs(run.kind, sum)
@@ -208,22 +212,24 @@ func (s *Store) uploadFile(ctx context.Context, run *uploadRun, f localFile, thr
 			return info.ETag, err
 		})
 		if err != nil {
-			return "", err
+			return stored, err
 		}
-		return hex.EncodeToString(hash.Sum(nil)), nil
+		stored.SHA256 = hex.EncodeToString(hash.Sum(nil))
+		return stored, nil
 	}
 
-	if err := s.uploadParts(ctx, run, key, file, f, threads, hash); err != nil {
-		return "", err
+	if err := s.uploadParts(ctx, run, key, file, f, threads, hash, &stored); err != nil {
+		return stored, err
 	}
-	return hex.EncodeToString(hash.Sum(nil)), nil
+	stored.SHA256 = hex.EncodeToString(hash.Sum(nil))
+	return stored, nil
 }
 
 // uploadParts sends a large file as a multipart upload. The file is read in
-// order, once, into at most threads+1 part buffers, feeding hash; the parts
-// go up in parallel. A failed upload is aborted, so the store keeps nothing
+// order, once, into at most threads+1 part buffers, feeding hash and the
+// parts' CRC32C in stored; the parts go up in parallel. A failed upload is aborted, so the store keeps nothing
 // of it (what abort cannot reach, abortLeftovers removes later).
-func (s *Store) uploadParts(ctx context.Context, run *uploadRun, key string, file *os.File, f localFile, threads int, hash hash.Hash) (err error) {
+func (s *Store) uploadParts(ctx context.Context, run *uploadRun, key string, file *os.File, f localFile, threads int, hash hash.Hash, stored *ManifestFile) (err error) {
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
 	if run.kind == checksumCRC32C {
 		// Parts may carry a checksum only in an upload created with its algorithm.
@@ -253,6 +259,7 @@ func (s *Store) uploadParts(ctx context.Context, run *uploadRun, key string, fil
 	partSize := s.partSizeFor(f.size)
 	count := int((f.size + partSize - 1) / partSize)
 	parts := make([]minio.CompletePart, count)
+	stored.PartSize, stored.PartCRC32C = partSize, make([]string, count)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(threads)
 	for i := range count {
@@ -264,6 +271,7 @@ func (s *Store) uploadParts(ctx context.Context, run *uploadRun, key string, fil
 			return err
 		}
 		hash.Write(buf)
+		stored.PartCRC32C[i] = partCRC(buf)
 		number := i + 1
 		g.Go(func() error {
 			defer s.partBuffers.put(buf)
