@@ -13,7 +13,8 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 KUBECTL_PATH := PATH=$$(command -v kubectl >/dev/null 2>&1 || echo "$$(hack/tools.sh kubectl):")$$PATH
 SERVERS := $(KUBECTL_PATH) KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/tools.sh control-plane)} \
 	NEO4J_BACKUP_VERSITYGW=$${NEO4J_BACKUP_VERSITYGW:-$$(hack/tools.sh versitygw)/versitygw} \
-	NEO4J_BACKUP_MINIO=$${NEO4J_BACKUP_MINIO:-$$(hack/tools.sh minio)/minio}
+	NEO4J_BACKUP_MINIO=$${NEO4J_BACKUP_MINIO:-$$(hack/tools.sh minio)/minio} \
+	NEO4J_BACKUP_PROMTOOL=$${NEO4J_BACKUP_PROMTOOL:-$$(hack/tools.sh promtool)/promtool}
 
 .PHONY: build test fuzz lint demo bench bench-transfer image deploy tools
 

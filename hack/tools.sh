@@ -7,6 +7,12 @@
 #   hack/tools.sh minio           S3 server for the compatibility round trip
 #   hack/tools.sh mc              MinIO's client, a peer in the transfer benchmark
 #   hack/tools.sh kubectl         kubectl, for machines that have none
+#   hack/tools.sh promtool        Prometheus's promtool, for the alerting rules' tests
+#   hack/tools.sh prometheus-operator-crds   the folder of the Prometheus operator's CRDs
+#   hack/tools.sh cert-manager-crds          the folder of cert-manager's CRDs
+#
+# The CRDs are the YAML their projects publish in their Go modules, which the
+# Go module cache keeps (read-only, keyed by version): nothing is built.
 #
 # Every build goes to a temporary folder first and is renamed into place, so
 # an interrupted build never leaves a cache entry that looks complete.
@@ -17,6 +23,11 @@ ETCD_VERSION=v3.7.0
 VERSITYGW_VERSION=v1.8.0
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
+# Prometheus v3.x is published to the Go module proxy as v0.3xx.y.
+PROMTOOL_VERSION=v0.316.0
+# The newest version of the operator's root module the Go module proxy serves.
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+CERT_MANAGER_VERSION=v1.21.2
 
 cache=${NEO4J_BACKUP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/neo4j-backup}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,6 +64,18 @@ kubectl_build() {
   go build -trimpath -o "$out/kubectl" k8s.io/kubernetes/cmd/kubectl
 }
 
+# module_dir MODULE VERSION SUBDIR: download MODULE@VERSION into the Go
+# module cache (instant once there) and print SUBDIR of it.
+module_dir() {
+  local tmp json dir
+  # Outside any module, so no go.mod is read or changed.
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  json=$(cd "$tmp" && go mod download -json "$1@$2") || { echo "go mod download $1@$2 failed: $json" >&2; return 1; }
+  dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json")
+  if [ -z "$dir" ] || [ ! -d "$dir/$3" ]; then echo "go mod download $1@$2 gave no $3" >&2; return 1; fi
+  echo "$dir/$3"
+}
+
 install() { # install PKG@VERSION: go install into $out
   GOBIN="$out" GOFLAGS=-mod=mod go install "$1"
 }
@@ -63,5 +86,8 @@ case "${1:-}" in
   minio) build "$cache/minio-$MINIO_VERSION" install "github.com/minio/minio@$MINIO_VERSION" ;;
   kubectl) build "$cache/kubectl-$K8S_VERSION" kubectl_build ;;
   mc) build "$cache/mc-$MC_VERSION" install "github.com/minio/mc@$MC_VERSION" ;;
-  *) echo "usage: hack/tools.sh control-plane|versitygw|minio|mc|kubectl" >&2; exit 2 ;;
+  promtool) build "$cache/promtool-$PROMTOOL_VERSION" install "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" ;;
+  prometheus-operator-crds) module_dir github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd ;;
+  cert-manager-crds) module_dir github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION" deploy/crds ;;
+  *) echo "usage: hack/tools.sh control-plane|versitygw|minio|mc|kubectl|promtool|prometheus-operator-crds|cert-manager-crds" >&2; exit 2 ;;
 esac
