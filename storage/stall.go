@@ -38,6 +38,7 @@ type stallWatch struct {
 	cause  error
 	cancel context.CancelCauseFunc
 	last   atomic.Int64 // time.Now().UnixNano() of the last kick
+	went   atomic.Bool  // it fired
 
 	mu      sync.Mutex
 	timer   *time.Timer
@@ -81,8 +82,12 @@ func (w *stallWatch) check() {
 		w.timer.Reset(w.after - idle)
 		return
 	}
+	w.went.Store(true)
 	w.cancel(w.cause)
 }
+
+// hasFired tells whether the watch fired, whatever context asks.
+func (w *stallWatch) hasFired() bool { return w.went.Load() }
 
 // stop ends the watch and cancels its context.
 func (w *stallWatch) stop() {

@@ -238,7 +238,7 @@ func (s *Store) uploadParts(ctx context.Context, run *uploadRun, key string, fil
 	// Created whether or not ctx ends meanwhile (another file failed, the
 	// upload was stopped): a request cut off after the store made the upload
 	// would leave it open with no ID to abort it by.
-	create, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	create, cancel := run.outlive(ctx)
 	uploadID, err := s.core().NewMultipartUpload(create, s.loc.Bucket, key, opts)
 	cancel()
 	if err != nil {
@@ -249,7 +249,9 @@ func (s *Store) uploadParts(ctx context.Context, run *uploadRun, key string, fil
 	}
 	defer func() {
 		if err != nil {
-			s.abortUpload(ctx, key, uploadID)
+			abort, cancel := run.outlive(ctx)
+			defer cancel()
+			s.core().AbortMultipartUpload(abort, s.loc.Bucket, key, uploadID)
 		}
 	}()
 	if err := ctx.Err(); err != nil {
@@ -425,15 +427,30 @@ func header(m map[string]string) http.Header {
 
 func (s *Store) core() minio.Core { return minio.Core{Client: s.client} }
 
-// abortUpload aborts a multipart upload that failed, even when ctx was
-// cancelled (a stopped upload), for at most abortTimeout.
-func (s *Store) abortUpload(ctx context.Context, key, uploadID string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
-	defer cancel()
-	s.core().AbortMultipartUpload(ctx, s.loc.Bucket, key, uploadID)
+// outlive is the context of a request whose loss would leave something in
+// the store (a multipart upload made but not known by its ID, or one not
+// aborted): it outlives ctx (another file failed, the upload was stopped)
+// for up to abortTimeout, but not a silent store. Once the stall watch has
+// fired, such a request gets silentStoreTry more, so that the upload gives
+// up --timeout after the store fell silent, not abortTimeout later; what it
+// leaves, the next upload or prune aborts (abortLeftovers).
+func (run *uploadRun) outlive(ctx context.Context) (context.Context, context.CancelFunc) {
+	if run.watch.hasFired() {
+		return context.WithTimeout(context.WithoutCancel(ctx), silentStoreTry)
+	}
+	out, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	stop := context.AfterFunc(ctx, func() {
+		if run.watch.hasFired() {
+			time.AfterFunc(silentStoreTry, cancel)
+		}
+	})
+	return out, func() { stop(); cancel() }
 }
 
-const abortTimeout = 30 * time.Second
+const (
+	abortTimeout   = 30 * time.Second
+	silentStoreTry = time.Second
+)
 
 func (s *Store) putManifest(ctx context.Context, m *Manifest, kind partChecksum) error {
 	data, err := encodeManifest(m)
