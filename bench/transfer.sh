@@ -182,4 +182,4 @@ awk -F'\t' -v big="$bytes_big" -v small="$bytes_small" '
   }' "$results" | awk 'NR == 1 {print; next} {print | "sort -s -k1,1 -k2,2r"}'
 echo
 echo "nb/tool: neo4j-backup's median wall time over the tool's; below 1.00x neo4j-backup is faster"
-echo "wall/mc, RSS/mc: the tool's median wall time and peak RSS over mc's; down of neo4j-backup is fetch, which verifies every file's SHA-256"
+echo "wall/mc, RSS/mc: the tool's median wall time and peak RSS over mc's; down of neo4j-backup is fetch, which checks every part's CRC32C"

@@ -29,8 +29,9 @@ type FetchOptions struct {
 // Fetch resolves at (see Resolve) and fetches that backup into
 // dir/<backup-id>/, returning the backup and that path.
 //
-// Every file is checked against the manifest's size and SHA-256 as it
-// streams in. The files land in a hidden sibling folder that is renamed into
+// Every file is checked against the manifest's size and, as it streams in,
+// the CRC32C of each of its parts (ManifestFile.PartCRC32C), or its SHA-256
+// where a manifest of an earlier release has no part checksums. The files land in a hidden sibling folder that is renamed into
 // place only when all of them verified, so on any failure dir is left as it
 // was. A folder already there from an earlier fetch is checked against the
 // manifest and kept when it matches. Legacy backups have no manifest: they
