@@ -43,6 +43,10 @@ const (
 	// its heap and page cache follow from it.
 	BackupMemory = Prefix + "backup-memory"
 	Suspend      = Prefix + "suspend"
+	// VerifySchedule is the cron schedule of the restore drill of each
+	// deployment the namespace backs up (README "Restore drills"); none by
+	// default.
+	VerifySchedule = Prefix + "verify-schedule"
 )
 
 // DeploymentLabel is a label, not an annotation: StatefulSets that carry
@@ -114,6 +118,7 @@ var keys = map[string]keySpec{
 	VolumeSize:        {onNamespace, checkVolumeSize},
 	BackupMemory:      {onNamespace, checkBackupMemory},
 	Suspend:           {onNamespace, checkBool},
+	VerifySchedule:    {onNamespace, checkSchedule},
 	Endpoint:          {onNamespace | onStatefulSet, checkEndpoint},
 	Region:            {onNamespace | onStatefulSet, checkRegion},
 	CredentialsSecret: {onNamespace | onStatefulSet, checkSecretName},

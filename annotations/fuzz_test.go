@@ -19,6 +19,7 @@ import (
 // values, bad ones, keys out of place and typos.
 var annotationSeeds = [][2]string{
 	{Schedule, "0 3 * * *"}, {Schedule, "@hourly"}, {Schedule, "every night"}, {Schedule, "0 0 3 * * *"}, {Schedule, "CRON_TZ=UTC 0 3 * * *"},
+	{VerifySchedule, "0 5 * * 0"}, {VerifySchedule, "weekly"},
 	{Timezone, "Europe/Berlin"}, {Timezone, "Mars/Olympus"}, {Timezone, "Local"},
 	{Destination, "s3://b-1/prefix/x"}, {Destination, "bucket/prefix"}, {Destination, "s3://a/prefix"},
 	{Endpoint, "nyc3.digitaloceanspaces.com"}, {Endpoint, "http://minio.storage:9000"}, {Endpoint, "https://s3.example.com/bucket"}, {Endpoint, "https://user:hunter2@s3.example.com"},

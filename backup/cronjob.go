@@ -58,7 +58,8 @@ func managedLabels() map[string]string {
 // runs neo4j-admin's online backup into a scratch volume, then a container
 // of this image checks it, uploads it to S3 and applies retention.
 func cronJob(s Settings) *batchv1.CronJob {
-	meta := metav1.ObjectMeta{Name: s.CronJob, Namespace: s.Namespace, Labels: managedLabels()}
+	labels := componentLabels(ComponentBackup, s.Deployment)
+	meta := metav1.ObjectMeta{Name: s.CronJob, Namespace: s.Namespace, Labels: labels}
 	if len(s.Replicas) > 0 {
 		meta.Annotations = map[string]string{annotations.Replicas: formatReplicas(s.Replicas)}
 	}
@@ -76,7 +77,7 @@ func cronJob(s Settings) *batchv1.CronJob {
 			SuccessfulJobsHistoryLimit: ptr.To[int32](3),
 			FailedJobsHistoryLimit:     ptr.To[int32](3),
 			JobTemplate: batchv1.JobTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: managedLabels()},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: batchv1.JobSpec{
 					BackoffLimit:          ptr.To[int32](2),
 					ActiveDeadlineSeconds: ptr.To[int64](6 * 60 * 60),
@@ -84,7 +85,7 @@ func cronJob(s Settings) *batchv1.CronJob {
 					// the last runs; it removes Jobs left when the CronJob goes.
 					TTLSecondsAfterFinished: ptr.To[int32](7 * 24 * 60 * 60),
 					Template: corev1.PodTemplateSpec{
-						ObjectMeta: metav1.ObjectMeta{Labels: managedLabels()},
+						ObjectMeta: metav1.ObjectMeta{Labels: labels},
 						Spec: corev1.PodSpec{
 							RestartPolicy:      corev1.RestartPolicyNever, // a retry is a new pod with a fresh scratch volume
 							ServiceAccountName: s.ServiceAccount,

@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -87,6 +88,13 @@ func TestCronJobFixtures(t *testing.T) {
 				t.Errorf("the Event names credentials: %s", describe(s))
 			}
 			got.CronJobs = append(got.CronJobs, cj)
+			if s.VerifySchedule != "" {
+				drill := drillCronJob(s)
+				if len(drill.Name) > maxCronJobName {
+					t.Errorf("CronJob name %s has %d characters, more than %d", drill.Name, len(drill.Name), maxCronJobName)
+				}
+				got.CronJobs = append(got.CronJobs, drill)
+			}
 		}
 		// The cache holds StatefulSets trimmed: they must decide the same.
 		trimmed := make([]appsv1.StatefulSet, len(c.StatefulSets))
@@ -119,7 +127,18 @@ func TestCronJobIsHardened(t *testing.T) {
 		if len(p.backups) != 1 || len(p.problems) != 0 {
 			t.Fatalf("%s: %d CronJobs, problems %v; want one CronJob", file, len(p.backups), p.problems)
 		}
-		pod := cronJob(p.backups[0]).Spec.JobTemplate.Spec.Template.Spec
+		for _, cj := range []*batchv1.CronJob{cronJob(p.backups[0]), drillCronJob(p.backups[0])} {
+			checkHardened(t, file+" "+cj.Name, cj.Spec.JobTemplate.Spec.Template.Spec)
+		}
+	}
+}
+
+// checkHardened checks a CronJob's pod as TestCronJobIsHardened says: of
+// our image's containers only those that write nothing but the scratch
+// volume have a read-only root.
+func checkHardened(t *testing.T, file string, pod corev1.PodSpec) {
+	t.Helper()
+	{
 		if pod.SecurityContext == nil || !*pod.SecurityContext.RunAsNonRoot || *pod.SecurityContext.FSGroup != neo4j.UID {
 			t.Errorf("%s: pod securityContext %+v, want runAsNonRoot and fsGroup %d", file, pod.SecurityContext, neo4j.UID)
 		}
@@ -132,7 +151,8 @@ func TestCronJobIsHardened(t *testing.T) {
 			if ctr.Resources.Requests.Cpu().IsZero() || ctr.Resources.Limits.Memory().IsZero() {
 				t.Errorf("%s: container %s has no explicit requests and limits", file, ctr.Name)
 			}
-			if readOnly := *sc.ReadOnlyRootFilesystem; readOnly != (ctr.Name == UploadContainer) {
+			ours := ctr.Name == UploadContainer || ctr.Name == DrillFetchContainer || ctr.Name == DrillContainer
+			if readOnly := *sc.ReadOnlyRootFilesystem; readOnly != ours {
 				t.Errorf("%s: container %s readOnlyRootFilesystem = %v", file, ctr.Name, readOnly)
 			}
 		}

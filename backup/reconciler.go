@@ -52,6 +52,12 @@ const (
 	ReasonCreated = "BackupCronJobCreated"
 	ReasonUpdated = "BackupCronJobUpdated"
 	ReasonRemoved = "BackupCronJobRemoved"
+	// Of the restore drill's CronJob (drill.go).
+	ReasonDrillCreated = "DrillCronJobCreated"
+	ReasonDrillUpdated = "DrillCronJobUpdated"
+	// ReasonDrillNameTaken warns of a drill whose name is another
+	// deployment's backup CronJob (deployments x and verify-x).
+	ReasonDrillNameTaken = "DrillCronJobNameTaken"
 )
 
 var cronJobsManagedDesc = prometheus.NewDesc("neo4j_backup_cronjobs_managed",
@@ -75,7 +81,8 @@ func (c managedCronJobs) Collect(ch chan<- prometheus.Metric) {
 	}
 	n := 0
 	for _, cj := range list.Items {
-		if isBackupCronJob(cj.Name) && cj.DeletionTimestamp == nil {
+		// Backups only: a restore drill is no backup.
+		if isBackupCronJob(cj.Name) && !isDrillCronJob(&cj) && cj.DeletionTimestamp == nil {
 			n++
 		}
 	}
@@ -238,12 +245,16 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.client.List(ctx, &list, client.InNamespace(ns.Name)); err != nil {
 		return reconcile.Result{}, err
 	}
-	current := map[string]*batchv1.CronJob{}
-	var inPlace []batchv1.CronJob
+	current := map[string]*batchv1.CronJob{} // backups and drills
+	var inPlace []batchv1.CronJob            // backups
 	for i := range list.Items {
 		// The cache holds only CronJobs with our label; of those, the
-		// reconciler made the ones of its names.
-		if cj := &list.Items[i]; isBackupCronJob(cj.Name) {
+		// reconciler made the drills (by label) and the backups of its
+		// names.
+		switch cj := &list.Items[i]; {
+		case isDrillCronJob(cj):
+			current[cj.Name] = cj
+		case isBackupCronJob(cj.Name):
 			current[cj.Name] = cj
 			inPlace = append(inPlace, *cj)
 		}
@@ -269,18 +280,37 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, r.removeAll(ctx, ns, current, func(string) string { return pr.message })
 		}
 		why[cronJobName(pr.deployment)] = pr.message
+		why[drillCronJobName(pr.deployment)] = pr.message
 	}
 
 	wanted := map[string]bool{}
-	for _, s := range p.backups {
-		wanted[s.CronJob] = true
-		if err := r.backUp(ctx, ns, s, current[s.CronJob], sets.Items, warned); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
 	var names []string
 	for _, s := range p.backups {
+		wanted[s.CronJob] = true
 		names = append(names, s.CronJob)
+	}
+	for _, s := range p.backups {
+		inPlace, err := r.backUp(ctx, ns, s, current[s.CronJob], sets.Items, warned)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if s.VerifySchedule == "" {
+			continue
+		}
+		drill := drillCronJobName(s.Deployment)
+		switch {
+		case wanted[drill]:
+			// Deployments x and verify-x: the backup keeps the name.
+			r.warn(ns, problemf(ReasonDrillNameTaken, nil, "the restore drill of Neo4j deployment %s would be CronJob %s, the backup CronJob of deployment %s; rename one of the deployments (label its StatefulSets %s=<name>) to drill it", s.Deployment, drill, strings.TrimPrefix(drill, Name+"-"), annotations.DeploymentLabel).of(s.Deployment+" (drill)"), warned)
+			continue
+		case !inPlace:
+			why[drill] = "its backup CronJob " + s.CronJob + " is not in place"
+			continue
+		}
+		wanted[drill] = true
+		if _, err := r.ensure(ctx, ns, s, drillCronJob(s), current[drill], nil, warned); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
 	return reconcile.Result{}, r.removeAll(ctx, ns, current, func(name string) string {
 		switch {
@@ -288,6 +318,10 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return ""
 		case why[name] != "":
 			return why[name]
+		case isDrillCronJob(current[name]) && ns.Annotations[annotations.VerifySchedule] == "":
+			return "the namespace no longer has " + annotations.VerifySchedule
+		case isDrillCronJob(current[name]):
+			return "the Neo4j deployment it drills has no backup CronJob any more"
 		case name == Name && len(names) > 0:
 			return "backups are made per Neo4j deployment now, by CronJob " + strings.Join(names, ", ")
 		}
@@ -296,29 +330,48 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 }
 
 // backUp makes the CronJob of one deployment what s says, if it is not
-// already; current is the one in place.
-func (r *reconciler) backUp(ctx context.Context, ns *metav1.PartialObjectMetadata, s Settings, current *batchv1.CronJob, sets []appsv1.StatefulSet, warned map[string]string) error {
-	want := cronJob(s)
+// already; current is the one in place. inPlace says whether it is there
+// now, as s says.
+func (r *reconciler) backUp(ctx context.Context, ns *metav1.PartialObjectMetadata, s Settings, current *batchv1.CronJob, sets []appsv1.StatefulSet, warned map[string]string) (inPlace bool, err error) {
+	return r.ensure(ctx, ns, s, cronJob(s), current, sets, warned)
+}
+
+// ensure makes want, the backup or drill CronJob of the deployment s
+// backs up, what it is not already; current is the one in place, sets the
+// StatefulSets for the Event of a backup CronJob.
+func (r *reconciler) ensure(ctx context.Context, ns *metav1.PartialObjectMetadata, s Settings, want, current *batchv1.CronJob, sets []appsv1.StatefulSet, warned map[string]string) (inPlace bool, err error) {
+	drill := isDrillCronJob(want)
+	what, key := "backup", s.Deployment
+	if drill {
+		what, key = "restore drill", s.Deployment+" (drill)"
+	}
 	if current != nil {
 		same, err := upToDate(current, want)
 		if err != nil || same {
-			return err
+			return same, err
 		}
-	} else if stop, err := r.checkForeign(ctx, ns, s, warned); stop || err != nil {
-		return err
+	} else if stop, err := r.checkForeign(ctx, ns, s, want.Name, key, warned); stop || err != nil {
+		return false, err
 	}
 	if err := r.apply(ctx, want); err != nil {
 		if apierrors.IsInvalid(err) {
 			// Settings the API server refuses for a CronJob, say a time zone
 			// its tzdata lacks: retrying will not help, a new annotation will.
-			r.warn(ns, problemf(ReasonCronJobRefused, nil, "the API server refused the backup CronJob %s: %v; correct the %s annotations", want.Name, err, annotations.Prefix).of(s.Deployment), warned)
-			return nil
+			r.warn(ns, problemf(ReasonCronJobRefused, nil, "the API server refused the %s CronJob %s: %v; correct the %s annotations", what, want.Name, err, annotations.Prefix).of(key), warned)
+			return false, nil
 		}
-		return fmt.Errorf("applying CronJob %s/%s: %w", ns.Name, want.Name, err)
+		return false, fmt.Errorf("applying CronJob %s/%s: %w", ns.Name, want.Name, err)
 	}
 	reason, action, verb := ReasonCreated, "Create", "created"
 	if current != nil {
 		reason, action, verb = ReasonUpdated, "Update", "updated"
+	}
+	if drill {
+		reason = map[bool]string{false: ReasonDrillCreated, true: ReasonDrillUpdated}[current != nil]
+		r.event(ns, nil, corev1.EventTypeNormal, reason, action, "%s CronJob %s: restore drill of Neo4j deployment %s on %q %s: the newest complete backup in %s, restored into a scratch volume and checked for consistency",
+			verb, want.Name, s.Deployment, s.VerifySchedule, s.TimeZone, s.To)
+		logf.FromContext(ctx).Info(verb+" restore drill CronJob", "namespace", ns.Name, "cronJob", want.Name, "deployment", s.Deployment, "schedule", s.VerifySchedule, "from", s.To.String())
+		return true, nil
 	}
 	var related runtime.Object
 	if len(s.StatefulSets) > 0 {
@@ -327,7 +380,7 @@ func (r *reconciler) backUp(ctx context.Context, ns *metav1.PartialObjectMetadat
 	r.event(ns, related, corev1.EventTypeNormal, reason, action, "%s CronJob %s: %s", verb, want.Name, describe(s))
 	logf.FromContext(ctx).Info(verb+" backup CronJob", "namespace", ns.Name, "cronJob", want.Name, "deployment", s.Deployment,
 		"statefulSets", s.StatefulSets, "backingUpFrom", s.Source, "schedule", s.Schedule, "to", s.To.String())
-	return nil
+	return true, nil
 }
 
 // checkForeign looks, when the cache holds no CronJob of the deployment's
@@ -335,17 +388,17 @@ func (r *reconciler) backUp(ctx context.Context, ns *metav1.PartialObjectMetadat
 // reconciler did not make (a hand-written backup CronJob, say) is left
 // alone, with a Warning; one it made that the cache has not seen yet brings
 // it back when the cache does.
-func (r *reconciler) checkForeign(ctx context.Context, ns *metav1.PartialObjectMetadata, s Settings, warned map[string]string) (stop bool, err error) {
+func (r *reconciler) checkForeign(ctx context.Context, ns *metav1.PartialObjectMetadata, s Settings, name, key string, warned map[string]string) (stop bool, err error) {
 	existing := &metav1.PartialObjectMetadata{}
 	existing.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
-	err = r.live.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: s.CronJob}, existing)
+	err = r.live.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: name}, existing)
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil
 	case err != nil:
 		return true, err
 	case existing.Labels[LabelManagedBy] != managedBy:
-		r.warn(ns, problemf(ReasonCronJobNameTaken, nil, "namespace %s has a CronJob %s that neo4j-backup did not make (it lacks the label %s=%s); delete it or give it another name, and neo4j-backup makes its own for Neo4j deployment %s", ns.Name, s.CronJob, LabelManagedBy, managedBy, s.Deployment).of(s.Deployment), warned)
+		r.warn(ns, problemf(ReasonCronJobNameTaken, nil, "namespace %s has a CronJob %s that neo4j-backup did not make (it lacks the label %s=%s); delete it or give it another name, and neo4j-backup makes its own for Neo4j deployment %s", ns.Name, name, LabelManagedBy, managedBy, s.Deployment).of(key), warned)
 		return true, nil
 	default:
 		return true, nil

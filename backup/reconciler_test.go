@@ -641,3 +641,111 @@ func TestReconcilerSeesAppliedCronJobsUpToDate(t *testing.T) {
 		t.Errorf("applied %d fixtures' CronJobs, want at least 15", applied)
 	}
 }
+
+// neo4j-backup.io/verify-schedule stamps out a restore drill beside each
+// backup CronJob, told apart by its component label and not counted as a
+// backup; it goes when the annotation, the backup or the deployment goes.
+// A deployment named verify-x keeps its backup CronJob
+// neo4j-backup-verify-x, and the drill of x that would take the name
+// gets a Warning instead.
+func TestReconcilerStampsRestoreDrills(t *testing.T) {
+	kube := startCluster(t)
+	ctx := context.Background()
+	managedBefore := metricValue(t, "neo4j_backup_cronjobs_managed", nil)
+	newNamespace(t, kube, "drilled", map[string]string{
+		annotations.Schedule:          "0 3 * * *",
+		annotations.VerifySchedule:    "0 5 * * 0",
+		annotations.CredentialsSecret: "s3-creds",
+		annotations.VolumeSize:        "1Gi",
+	}, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	createStatefulSet(t, kube, "drilled", neo4jStatefulSet("graph", "neo4j:5.26.0-enterprise"))
+
+	backupCJ := waitCronJob(t, kube, "drilled", "neo4j-backup-graph", "the backup CronJob", func(*batchv1.CronJob) bool { return true })
+	for what, l := range map[string]map[string]string{"CronJob": backupCJ.Labels, "Job template": backupCJ.Spec.JobTemplate.Labels, "pod template": backupCJ.Spec.JobTemplate.Spec.Template.Labels} {
+		if l[LabelComponent] != ComponentBackup || l[LabelDeployment] != "graph" {
+			t.Errorf("backup %s labels %v; want component backup, deployment graph", what, l)
+		}
+	}
+	drill := waitCronJob(t, kube, "drilled", "neo4j-backup-verify-graph", "the drill CronJob", func(*batchv1.CronJob) bool { return true })
+	for what, l := range map[string]map[string]string{"CronJob": drill.Labels, "Job template": drill.Spec.JobTemplate.Labels, "pod template": drill.Spec.JobTemplate.Spec.Template.Labels} {
+		if l[LabelComponent] != ComponentDrill || l[LabelDeployment] != "graph" || l[LabelManagedBy] != managedBy {
+			t.Errorf("drill %s labels %v; want component restore-drill, deployment graph, managed by us", what, l)
+		}
+	}
+	pod := podSpec(drill)
+	if drill.Spec.Schedule != "0 5 * * 0" || drill.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent || resultNamesOf(pod) != "fetch,restore-check,report" ||
+		pod.InitContainers[1].Image != "neo4j:5.26.0-enterprise" || pod.Volumes[0].Ephemeral == nil {
+		t.Errorf("drill CronJob %q %s, containers %s, Neo4j image %s, volume %+v; want 0 5 * * 0, Forbid, fetch,restore-check,report in neo4j:5.26.0-enterprise on an ephemeral volume",
+			drill.Spec.Schedule, drill.Spec.ConcurrencyPolicy, resultNamesOf(pod), pod.InitContainers[1].Image, pod.Volumes[0])
+	}
+	for _, c := range append(pod.InitContainers, pod.Containers...) {
+		for _, m := range c.VolumeMounts {
+			if m.Name != scratchVolume {
+				t.Errorf("drill container %s mounts %s; want the scratch volume only", c.Name, m.Name)
+			}
+		}
+	}
+	waitEvent(t, kube, "drilled", corev1.EventTypeNormal, ReasonDrillCreated, "created CronJob neo4j-backup-verify-graph: restore drill of Neo4j deployment graph")
+	eventually(t, "neo4j_backup_cronjobs_managed counting the backup only", func(context.Context) (bool, error) {
+		return metricValue(t, "neo4j_backup_cronjobs_managed", nil) == managedBefore+1, nil
+	})
+	// The restricted standard admits the drill's pod, as the Job controller makes it.
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "drill-now", Labels: drill.Spec.JobTemplate.Labels}, Spec: drill.Spec.JobTemplate.Spec}
+	if _, err := kube.BatchV1().Jobs("drilled").Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the Job controller's drill pod", func(ctx context.Context) (bool, error) {
+		pods, err := kube.CoreV1().Pods("drilled").List(ctx, metav1.ListOptions{LabelSelector: "job-name=drill-now"})
+		return err == nil && len(pods.Items) == 1, nil
+	})
+
+	// Nothing the drill is made from changes: it is not written again.
+	reconciles := metricValue(t, "controller_runtime_reconcile_total", map[string]string{"controller": "backup"})
+	annotate(t, kube, "Namespace", "", "drilled", map[string]string{"example.com/owner": "team-graph"})
+	eventually(t, "a reconcile of the touched namespace", func(context.Context) (bool, error) {
+		return metricValue(t, "controller_runtime_reconcile_total", map[string]string{"controller": "backup"}) > reconciles, nil
+	})
+	if now, err := cronJobIn(ctx, kube, "drilled", drill.Name); err != nil || now.ResourceVersion != drill.ResourceVersion {
+		t.Errorf("the drill CronJob was written (resourceVersion %s → %s, error %v) though nothing it is made from changed", drill.ResourceVersion, now.ResourceVersion, err)
+	}
+
+	// A deployment named verify-graph: its backup takes the name, the
+	// drill of graph gives way with a Warning, verify-graph gets its own.
+	createStatefulSet(t, kube, "drilled", neo4jStatefulSet("verify-graph", "neo4j:5.26.0-enterprise"))
+	waitCronJob(t, kube, "drilled", "neo4j-backup-verify-graph", "verify-graph's backup CronJob in the drill's place", func(cj *batchv1.CronJob) bool {
+		return cj.Labels[LabelComponent] == ComponentBackup && cj.Labels[LabelDeployment] == "verify-graph"
+	})
+	waitCronJob(t, kube, "drilled", "neo4j-backup-verify-verify-graph", "verify-graph's drill", func(cj *batchv1.CronJob) bool { return isDrillCronJob(cj) })
+	waitEvent(t, kube, "drilled", corev1.EventTypeWarning, ReasonDrillNameTaken, "the restore drill of Neo4j deployment graph would be CronJob neo4j-backup-verify-graph")
+	eventually(t, "neo4j_backup_cronjobs_managed counting the two backups", func(context.Context) (bool, error) {
+		return metricValue(t, "neo4j_backup_cronjobs_managed", nil) == managedBefore+2, nil
+	})
+	if err := kube.AppsV1().StatefulSets("drilled").Delete(ctx, "verify-graph", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, kube, "drilled", "neo4j-backup-verify-verify-graph", "verify-graph's drill, with its deployment")
+	waitCronJob(t, kube, "drilled", "neo4j-backup-verify-graph", "graph's drill back", func(cj *batchv1.CronJob) bool { return isDrillCronJob(cj) })
+
+	// The annotation goes: the drill goes, the backup stays.
+	annotate(t, kube, "Namespace", "", "drilled", map[string]string{annotations.VerifySchedule: ""})
+	waitGone(t, kube, "drilled", "neo4j-backup-verify-graph", "the drill removed")
+	waitEvent(t, kube, "drilled", corev1.EventTypeNormal, ReasonRemoved, "removed CronJob neo4j-backup-verify-graph: the namespace no longer has neo4j-backup.io/verify-schedule")
+	if names, err := backupCronJobs(ctx, kube, "drilled"); err != nil || strings.Join(names, ",") != "neo4j-backup-graph" {
+		t.Errorf("namespace drilled has CronJobs %v (error %v), want the backup neo4j-backup-graph only", names, err)
+	}
+
+	// Back, then the backup's schedule goes: both go.
+	annotate(t, kube, "Namespace", "", "drilled", map[string]string{annotations.VerifySchedule: "@weekly"})
+	waitCronJob(t, kube, "drilled", "neo4j-backup-verify-graph", "the drill again", func(cj *batchv1.CronJob) bool { return cj.Spec.Schedule == "@weekly" })
+	annotate(t, kube, "Namespace", "", "drilled", map[string]string{annotations.Schedule: ""})
+	waitGone(t, kube, "drilled", "neo4j-backup-verify-graph", "the drill removed with the backup schedule")
+	waitGone(t, kube, "drilled", "neo4j-backup-graph", "the backup removed")
+}
+
+func resultNamesOf(pod corev1.PodSpec) string {
+	var names []string
+	for _, c := range append(pod.InitContainers, pod.Containers...) {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ",")
+}

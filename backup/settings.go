@@ -60,8 +60,11 @@ type Settings struct {
 	// logs: "servers …", "core … (address)", "neo4j-backup.io/from".
 	Source   string
 	Schedule string
-	TimeZone string
-	Suspend  bool
+	// VerifySchedule is the schedule of the deployment's restore drill
+	// (drill.go); empty: none.
+	VerifySchedule string
+	TimeZone       string
+	Suspend        bool
 
 	Neo4jImage   string        // the Enterprise image that runs neo4j-admin
 	Neo4jVersion neo4j.Version // picks the neo4j-admin command line
@@ -122,6 +125,7 @@ func planBackups(namespace string, nsAnnotations map[string]string, statefulSets
 	common := Settings{
 		Namespace:         namespace,
 		Schedule:          nsAnnotations[annotations.Schedule],
+		VerifySchedule:    nsAnnotations[annotations.VerifySchedule],
 		TimeZone:          cmp.Or(nsAnnotations[annotations.Timezone], defaultTimeZone),
 		Suspend:           nsAnnotations[annotations.Suspend] == "true",
 		Databases:         annotations.DatabaseList(cmp.Or(nsAnnotations[annotations.Databases], defaultDatabases)),
@@ -628,9 +632,18 @@ const (
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-func cronJobName(deployment string) string {
-	if len(deployment) <= maxDeploymentInName && dnsLabel.MatchString(deployment) {
-		return Name + "-" + deployment
+func cronJobName(deployment string) string { return prefixedName(Name+"-", deployment) }
+
+// drillCronJobName is the name of the deployment's restore drill,
+// neo4j-backup-verify-<deployment>, by the rule of cronJobName.
+func drillCronJobName(deployment string) string { return prefixedName(DrillNamePrefix, deployment) }
+
+// prefixedName is prefix and the deployment's name, cut down as cronJobName
+// says to fit maxCronJobName.
+func prefixedName(prefix, deployment string) string {
+	room := maxCronJobName - len(prefix)
+	if len(deployment) <= room && dnsLabel.MatchString(deployment) {
+		return prefix + deployment
 	}
 	sum := sha256.Sum256([]byte(deployment))
 	cut := strings.Map(func(r rune) rune {
@@ -642,11 +655,11 @@ func cronJobName(deployment string) string {
 		}
 		return '-'
 	}, deployment)
-	cut = strings.Trim(cut[:min(len(cut), maxDeploymentInName-9)], "-")
+	cut = strings.Trim(cut[:min(len(cut), room-9)], "-")
 	if cut == "" {
-		return Name + "-" + hex.EncodeToString(sum[:4])
+		return prefix + hex.EncodeToString(sum[:4])
 	}
-	return Name + "-" + cut + "-" + hex.EncodeToString(sum[:4])
+	return prefix + cut + "-" + hex.EncodeToString(sum[:4])
 }
 
 // isBackupCronJob reports whether a CronJob of this name and our label is a
@@ -655,6 +668,12 @@ func cronJobName(deployment string) string {
 func isBackupCronJob(name string) bool {
 	return name == Name || strings.HasPrefix(name, Name+"-")
 }
+
+// isDrillCronJob reports whether a CronJob of ours is a restore drill: by
+// its component label, since a deployment may be named verify-x (its
+// backup CronJob is then neo4j-backup-verify-x). CronJobs of earlier
+// versions have no such label and are backups.
+func isDrillCronJob(cj *batchv1.CronJob) bool { return cj.Labels[LabelComponent] == ComponentDrill }
 
 func memberNames(d *deployment) []string {
 	names := make([]string, len(d.members))

@@ -24,8 +24,11 @@ func newFetchCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fetch --from s3://bucket/prefix --at ID|TIME|latest --to DIR",
 		Short: "Fetch a backup from S3 into a folder and verify it",
-		Long: `Fetch a backup from S3 into DIR/<backup-id>/ and check every file against the
-SHA-256 in its manifest. The backup lands in a hidden folder beside it and is
+		Long: `Fetch a backup from S3 into DIR/<backup-id>/ and check every part of every
+file against the CRC32C its manifest records (a part that arrives damaged is
+fetched again; a manifest of an earlier release is checked by each file's
+SHA-256). A folder already there is checked by SHA-256 and kept if it
+matches. The backup lands in a hidden folder beside it and is
 renamed into place only when every file verified: on any failure DIR is left
 as it was. A legacy backup (no manifest) is fetched by its exact folder name,
 unverified, with a warning. Prints the folder it fetched into.

@@ -111,11 +111,13 @@ Exit status: 0 on success, 1 on a failure, 2 on a mistake in the command line.`,
 		newListCommand(),
 		newUploadCommand(),
 		newFetchCommand(),
+		newVerifyCommand(),
 		newPruneCommand(),
 		newRestoreCommand(),
 		newServeCommand(),
 		newVersionCommand(),
 		newRestoreStagedCommand(),
+		newDrillCommand(),
 	)
 	return root
 }

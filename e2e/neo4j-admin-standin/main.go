@@ -3,7 +3,8 @@
 // "neo4j-admin" and put on the PATH of the containers that run a Neo4j image.
 //
 // It is a witness: it accepts exactly the options the Operations Manual of
-// the version it plays documents for backup, restore, unbind and --version,
+// the version it plays documents for backup, restore, unbind, the
+// consistency check (check.go) and --version,
 // validates their values where the manual says what they may be, and
 // refuses anything else (exit 2), as the real one does; options take their
 // value as --name=value, as the manual writes them. The option lists, by
@@ -76,7 +77,11 @@
 //
 //	NEO4J_STANDIN_VERSION      the Neo4j version it plays (required), e.g. 4.2.8
 //	NEO4J_STANDIN_LIVE         the "running server": a folder per database, what backup copies
-//	NEO4J_STANDIN_DATA         the data directory restore writes into (default /data)
+//	NEO4J_STANDIN_DATA         the data directory restore writes into (default /data), unless
+//	                           neo4j.conf in $NEO4J_CONF sets one (dbms.directories.data on
+//	                           4.x, server.directories.data on 5.x), as for the real one
+//	NEO4J_STANDIN_INCONSISTENT <db,…>: the consistency check finds these databases' stores
+//	                           inconsistent, writes a report and exits 1 (check.go)
 //	NEO4J_STANDIN_LOG          a file each invocation's arguments are appended to, one line each
 //	NEO4J_STANDIN_HOSTS        <addr>=<db,…>;<addr>=<db,…>: which backup address hosts which
 //	                           databases (an address without port means port 6362). A --from
@@ -190,6 +195,8 @@ func run4(v neo4j.Version, args []string) error {
 		return restore4(v, args[1:])
 	case "unbind":
 		return unbind4(v, args[1:])
+	case "check-consistency":
+		return checkConsistency4(args[1:])
 	case "database", "server", "dbms":
 		return usage{fmt.Sprintf("Unmatched argument at index 0: '%s' (that is Neo4j 5 syntax; this is Neo4j %s)", args[0], v)}
 	}
@@ -300,19 +307,21 @@ func backup4(v neo4j.Version, args []string) error {
 
 func run5(v neo4j.Version, args []string) error {
 	if len(args) < 2 {
-		return usage{fmt.Sprintf("Unmatched argument at index 0: %q: Neo4j %s takes 'database backup', 'database restore', 'server unbind', 'dbms unbind-system-db'", strings.Join(args, " "), v)}
+		return usage{fmt.Sprintf("Unmatched argument at index 0: %q: Neo4j %s takes 'database backup', 'database restore', 'database check', 'server unbind', 'dbms unbind-system-db'", strings.Join(args, " "), v)}
 	}
 	switch args[0] + " " + args[1] {
 	case "database backup":
 		return backup5(v, args[2:])
 	case "database restore":
 		return restore5(v, args[2:])
+	case "database check":
+		return databaseCheck5(args[2:])
 	case "server unbind":
 		return serverUnbind(args[2:])
 	case "dbms unbind-system-db":
 		return unbindSystemDB(args[2:])
 	}
-	return usage{fmt.Sprintf("Unmatched argument at index 0: '%s' (Neo4j %s takes 'database backup', 'database restore', 'server unbind', 'dbms unbind-system-db')", args[0], v)}
+	return usage{fmt.Sprintf("Unmatched argument at index 0: '%s' (Neo4j %s takes 'database backup', 'database restore', 'database check', 'server unbind', 'dbms unbind-system-db')", args[0], v)}
 }
 
 // backup5Options are neo4j-admin database backup's options in v's manual.
@@ -743,8 +752,10 @@ func existingFile(p string) error {
 	return nil
 }
 
-func live() string    { return os.Getenv("NEO4J_STANDIN_LIVE") }
-func dataDir() string { return or(os.Getenv("NEO4J_STANDIN_DATA"), "/data") }
+func live() string { return os.Getenv("NEO4J_STANDIN_LIVE") }
+func dataDir() string {
+	return or(configuredDataDir(), or(os.Getenv("NEO4J_STANDIN_DATA"), "/data"))
+}
 
 func or(v, def string) string {
 	if v == "" {

@@ -53,7 +53,7 @@ func newPlace(t *testing.T, version string) place {
 	t.Setenv("NEO4J_STANDIN_LIVE", p.live)
 	t.Setenv("NEO4J_STANDIN_DATA", p.data)
 	t.Setenv("NEO4J_STANDIN_LOG", filepath.Join(tmp, "calls.log"))
-	for _, k := range []string{"NEO4J_STANDIN_HOSTS", "NEO4J_STANDIN_SILENT_FAIL", "NEO4J_STANDIN_CHECK_EXIT"} {
+	for _, k := range []string{"NEO4J_STANDIN_HOSTS", "NEO4J_STANDIN_SILENT_FAIL", "NEO4J_STANDIN_CHECK_EXIT", "NEO4J_STANDIN_INCONSISTENT", "NEO4J_CONF"} {
 		t.Setenv(k, "")
 	}
 	return p
