@@ -38,7 +38,7 @@ func TestValidateNamespace(t *testing.T) {
 		{"endpoint with path", map[string]string{Endpoint: "https://s3.example.com/bucket"}, []string{"not an S3 endpoint"}},
 		{"from without port", map[string]string{From: "neo4j-0.neo4j"}, []string{"not a list of host:port"}},
 		{"bad database", map[string]string{Databases: "neo4j,1st"}, []string{`"1st" is not a Neo4j database name`}},
-		{"bad keep", map[string]string{Keep: "7 days"}, []string{"neither a count (24) nor an age (7d, 36h)"}},
+		{"bad keep", map[string]string{Keep: "7 days"}, []string{"neither a count (24), an age (7d, 36h) nor a list of periods (24h,7d,4w,12m)"}},
 		{"zero keep", map[string]string{Keep: "0"}, []string{"would remove every backup"}},
 		{"bad size", map[string]string{VolumeSize: "lots"}, []string{"not a size"}},
 		{"bad bool", map[string]string{Suspend: "yes"}, []string{"must be true or false"}},

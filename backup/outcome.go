@@ -1,9 +1,12 @@
 package backup
 
-// How a backup Job ended: the upload container says it in its termination
-// message (Outcome, written by `neo4j-backup upload --termination-log`), and
-// jobOutcome reads it back from a finished Job and its pods. Pure: the Job
-// watch (jobs.go) does the reading and the Events.
+// How a backup or restore drill Job ended: the upload container says it in
+// its termination message (Outcome, written by `neo4j-backup upload
+// --termination-log`), a drill's report container in its (DrillOutcome), and
+// jobOutcome reads it back from a finished Job and its pods, with the
+// message of a container that failed before them. Pure: the Job watch
+// (jobs.go), the metrics (metrics.go) and `neo4j-backup status` do the
+// reading.
 
 import (
 	"encoding/json"
@@ -11,10 +14,13 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // TerminationLog is where the upload container writes its Outcome: the
@@ -129,27 +135,100 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// jobRun is what a finished backup Job did, for its Events (and later its
-// metrics).
-type jobRun struct {
+// Run is what a finished Job of a backup or restore drill CronJob did, for
+// its Events, the metrics and `neo4j-backup status`.
+type Run struct {
+	Namespace  string
 	Job        string
-	Deployment string // "" when the pod that says is gone
-	Succeeded  bool   // the Job completed: its upload container exited 0
-	Outcome    Outcome
-	// Reported is whether the upload container left an Outcome; false for
-	// a Job of an earlier version, or when neo4j-admin-backup failed first.
+	UID        types.UID
+	CronJob    string
+	Drill      bool   // a restore drill's Job (LabelComponent), not a backup's
+	Deployment string // "" when neither the Job's labels nor its pod say
+	Succeeded  bool   // the Job completed: its last container exited 0
+	FinishedAt time.Time
+	// Outcome is a backup's (the upload container's), Drill a drill's (the
+	// report container's) termination message.
+	Outcome      Outcome
+	DrillOutcome DrillOutcome
+	// Reported is whether the upload (report) container left its outcome;
+	// false for a Job of an earlier version, or when a container before it
+	// failed.
 	Reported bool
+	// FailedContainer and FailedMessage are the first container of the pod
+	// that exited non-zero before the one that reports, and its termination
+	// message.
+	FailedContainer, FailedMessage string
+	// JobFailure is the Job's Failed condition, "<reason>: <message>", for
+	// a Job that failed without a pod saying why (its deadline, say).
+	JobFailure string
 }
+
+// Passed is whether a drill restored every database and found it
+// consistent: its report says so, and the Job completed.
+func (r Run) Passed() bool { return r.Drill && r.Succeeded && r.Reported && r.DrillOutcome.Passed }
+
+// OK is whether the run did its job: a backup uploaded, a drill passed.
+func (r Run) OK() bool {
+	if r.Drill {
+		return r.Passed()
+	}
+	return r.Succeeded
+}
+
+// Reason is why a run that was not OK failed, in a line: what its outcome
+// says, else the container that failed and its message, else the Job's
+// condition.
+func (r Run) Reason() string {
+	if r.OK() {
+		return ""
+	}
+	switch {
+	case r.Drill && r.Reported && r.DrillOutcome.Error != "":
+		return r.DrillOutcome.Error
+	case !r.Drill && r.Reported && r.Outcome.Error != "":
+		return r.Outcome.Error
+	case r.FailedContainer != "" && r.FailedMessage != "":
+		return fmt.Sprintf("the %s container failed: %s", r.FailedContainer, oneLine(r.FailedMessage))
+	case r.FailedContainer != "":
+		return fmt.Sprintf("the %s container failed without a message; see its log", r.FailedContainer)
+	case r.Drill && r.Reported:
+		return "the drill reported a failure without a reason; see the log of its " + DrillContainer + " container"
+	case r.Drill && r.Succeeded:
+		return "the drill's " + DrillContainer + " container left no outcome; see its log"
+	case r.JobFailure != "":
+		return "the Job failed: " + r.JobFailure
+	}
+	return "the Job failed and its pods are gone"
+}
+
+// oneLine keeps the last line of a log tail (FallbackToLogsOnError), where
+// a failing program says why.
+func oneLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return clip(strings.TrimSpace(lines[len(lines)-1]), 512)
+}
+
+// ReadRun is jobOutcome for `neo4j-backup status`: the run of a finished
+// Job of a backup or drill CronJob, from it and its pods.
+func ReadRun(job *batchv1.Job, pods []corev1.Pod) (Run, bool) { return jobOutcome(job, pods) }
+
+// isDrillJob says whether a Job is a restore drill's, by its component
+// label (isDrillCronJob).
+func isDrillJob(job *batchv1.Job) bool { return job.Labels[LabelComponent] == ComponentDrill }
 
 // jobOutcome reads a finished Job's run from its pods: the one that
 // succeeded, or else the last that failed. ok is false while the Job has
 // not finished.
-func jobOutcome(job *batchv1.Job, pods []corev1.Pod) (run jobRun, ok bool) {
+func jobOutcome(job *batchv1.Job, pods []corev1.Pod) (run Run, ok bool) {
 	succeeded, failed := finished(job)
 	if !succeeded && !failed {
-		return jobRun{}, false
+		return Run{}, false
 	}
-	run = jobRun{Job: job.Name, Succeeded: succeeded}
+	run = Run{Namespace: job.Namespace, Job: job.Name, UID: job.UID, Succeeded: succeeded, FinishedAt: finishedAt(job),
+		Drill: isDrillJob(job), Deployment: job.Labels[LabelDeployment], JobFailure: jobFailure(job)}
+	if ref := metav1.GetControllerOf(job); ref != nil && ref.Kind == "CronJob" {
+		run.CronJob = ref.Name
+	}
 	var pod *corev1.Pod
 	for i := range pods {
 		p := &pods[i]
@@ -166,21 +245,54 @@ func jobOutcome(job *batchv1.Job, pods []corev1.Pod) (run jobRun, ok bool) {
 	if pod == nil {
 		return run, true
 	}
-	run.Deployment = deploymentOf(&pod.Spec)
-	for _, st := range pod.Status.ContainerStatuses {
-		if st.Name != UploadContainer || st.State.Terminated == nil {
+	if run.Deployment == "" {
+		run.Deployment = deploymentOf(&pod.Spec)
+	}
+	reporter := UploadContainer
+	if run.Drill {
+		reporter = DrillContainer
+	}
+	for _, st := range slices.Concat(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses) {
+		term := st.State.Terminated
+		if term == nil {
 			continue
 		}
-		msg := strings.TrimSpace(st.State.Terminated.Message)
+		msg := strings.TrimSpace(term.Message)
+		if st.Name != reporter {
+			if term.ExitCode != 0 && run.FailedContainer == "" {
+				run.FailedContainer, run.FailedMessage = st.Name, msg
+			}
+			continue
+		}
+		if run.Drill {
+			var o DrillOutcome
+			if err := json.Unmarshal([]byte(msg), &o); err == nil && strings.HasPrefix(msg, "{") {
+				run.DrillOutcome, run.Reported = o, true
+			} else if term.ExitCode != 0 && msg != "" {
+				run.DrillOutcome, run.Reported = DrillOutcome{Error: oneLine(msg)}, true
+			}
+			continue
+		}
 		var o Outcome
 		if err := json.Unmarshal([]byte(msg), &o); err == nil && (o.BackupID != "" || o.Error != "") {
 			run.Outcome, run.Reported = o, true
-		} else if st.State.Terminated.ExitCode != 0 && msg != "" {
+		} else if term.ExitCode != 0 && msg != "" {
 			// FallbackToLogsOnError: a crash leaves the end of its log.
 			run.Outcome, run.Reported = Outcome{Error: msg}, true
 		}
 	}
 	return run, true
+}
+
+// jobFailure is the reason and message of a Job's Failed condition, "" if
+// it has none.
+func jobFailure(job *batchv1.Job) string {
+	for _, c := range job.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			return strings.TrimSuffix(c.Reason+": "+c.Message, ": ")
+		}
+	}
+	return ""
 }
 
 // finished says whether the Job completed or failed for good.

@@ -56,37 +56,37 @@ func TestJobOutcome(t *testing.T) {
 		name string
 		job  *batchv1.Job
 		pods []corev1.Pod
-		want jobRun
+		want Run
 		done bool
 	}{
 		{name: "running", job: job(""), pods: []corev1.Pod{pod("job-1", corev1.PodRunning, -1, "")}},
 		{name: "complete with warnings", job: job(batchv1.JobComplete), done: true,
 			pods: []corev1.Pod{pod("job-1", corev1.PodSucceeded, 0, warned)},
-			want: jobRun{Job: job("").Name, Deployment: "Graph.Main", Succeeded: true, Reported: true, Outcome: Outcome{
+			want: Run{Namespace: "shop", Job: job("").Name, UID: "job-1", Deployment: "Graph.Main", Succeeded: true, Reported: true, Outcome: Outcome{
 				BackupID: "2021-11-11T10:00:00Z", Databases: []string{"neo4j", "system"}, Size: 1234,
 				Warnings: []string{"neo4j-admin backup of database neo4j succeeded but its consistency check failed to run (exit 2): the backup is unchecked; see the log"}}}},
 		{name: "complete after a failed try: the pod that succeeded says", job: job(batchv1.JobComplete), done: true,
 			pods: []corev1.Pod{pod("job-1", corev1.PodFailed, 1, refused), pod("job-1", corev1.PodSucceeded, 0, clean)},
-			want: jobRun{Job: job("").Name, Deployment: "Graph.Main", Succeeded: true, Reported: true, Outcome: Outcome{
+			want: Run{Namespace: "shop", Job: job("").Name, UID: "job-1", Deployment: "Graph.Main", Succeeded: true, Reported: true, Outcome: Outcome{
 				BackupID: "2021-11-11T10:00:00Z", Databases: []string{"neo4j", "system"}, Size: 1234, Warnings: []string{}}}},
 		{name: "failed: the last pod says", job: job(batchv1.JobFailed), done: true,
 			pods: []corev1.Pod{pod("job-1", corev1.PodFailed, 1, "panic: first"), pod("job-1", corev1.PodFailed, 1, refused)},
-			want: jobRun{Job: job("").Name, Deployment: "Graph.Main", Reported: true, Outcome: Outcome{
+			want: Run{Namespace: "shop", Job: job("").Name, UID: "job-1", Deployment: "Graph.Main", Reported: true, Outcome: Outcome{
 				BackupID: "2021-11-11T10:00:00Z", Error: "backup 2021-11-11T10:00:00Z was not uploaded: it has no backup of database system"}}},
 		{name: "failed with a crash: the end of its log", job: job(batchv1.JobFailed), done: true,
 			pods: []corev1.Pod{pod("job-1", corev1.PodFailed, 2, "panic: runtime error\n")},
-			want: jobRun{Job: job("").Name, Deployment: "Graph.Main", Reported: true, Outcome: Outcome{Error: "panic: runtime error"}}},
+			want: Run{Namespace: "shop", Job: job("").Name, UID: "job-1", Deployment: "Graph.Main", Reported: true, Outcome: Outcome{Error: "panic: runtime error"}}},
 		{name: "failed in neo4j-admin-backup: upload never ran", job: job(batchv1.JobFailed), done: true,
 			pods: []corev1.Pod{pod("job-1", corev1.PodFailed, -1, "")},
-			want: jobRun{Job: job("").Name, Deployment: "Graph.Main"}},
+			want: Run{Namespace: "shop", Job: job("").Name, UID: "job-1", Deployment: "Graph.Main"}},
 		{name: "an upload of an earlier version: no outcome", job: job(batchv1.JobComplete), done: true,
 			pods: []corev1.Pod{pod("job-1", corev1.PodSucceeded, 0, "")},
-			want: jobRun{Job: job("").Name, Deployment: "Graph.Main", Succeeded: true}},
+			want: Run{Namespace: "shop", Job: job("").Name, UID: "job-1", Deployment: "Graph.Main", Succeeded: true}},
 		{name: "pods of another Job of that name are not its", job: job(batchv1.JobComplete), done: true,
 			pods: []corev1.Pod{pod("job-0", corev1.PodSucceeded, 0, warned)},
-			want: jobRun{Job: job("").Name, Succeeded: true}},
+			want: Run{Namespace: "shop", Job: job("").Name, UID: "job-1", Succeeded: true}},
 		{name: "its pods gone", job: job(batchv1.JobComplete), done: true,
-			want: jobRun{Job: job("").Name, Succeeded: true}},
+			want: Run{Namespace: "shop", Job: job("").Name, UID: "job-1", Succeeded: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,4 +145,55 @@ func mustURL(t *testing.T, s string) storage.Location {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// The Events of a finished run say what happened in the user's words.
+func TestRunEvents(t *testing.T) {
+	ok := Run{Job: "neo4j-backup-graph-1", Deployment: "graph", Succeeded: true, Reported: true,
+		Outcome: Outcome{BackupID: "2021-11-11T10:00:00Z", Databases: []string{"neo4j", "system"}, Size: 3 << 20, DurationSeconds: 133.4, Warnings: []string{}}}
+	warned := ok
+	warned.Outcome.Warnings = []string{"database neo4j succeeded but its consistency check failed to run (exit 2)"}
+	adminFailed := Run{Job: "neo4j-backup-graph-2", Deployment: "graph", FailedContainer: AdminContainer, FailedMessage: "Picked up JAVA_TOOL_OPTIONS\nconnection refused: graph.shop.svc:6362\n"}
+	uploadFailed := Run{Job: "neo4j-backup-graph-3", Deployment: "graph", Reported: true,
+		Outcome: Outcome{BackupID: "2021-11-11T11:00:00Z", Error: "backup 2021-11-11T11:00:00Z was not uploaded: it has no backup of database neo4j"}}
+	gone := Run{Job: "neo4j-backup-graph-4", JobFailure: "DeadlineExceeded: Job was active longer than specified deadline"}
+	passed := Run{Job: "neo4j-backup-verify-graph-1", Drill: true, Deployment: "graph", Succeeded: true, Reported: true,
+		DrillOutcome: DrillOutcome{BackupID: "2021-11-11T10:00:00Z", Passed: true, Databases: []string{"neo4j"}, DurationSeconds: 60}}
+	inconsistent := passed
+	inconsistent.DrillOutcome = DrillOutcome{BackupID: "2021-11-11T10:00:00Z", Error: "database neo4j is inconsistent: 3 errors"}
+	for _, tt := range []struct {
+		run  Run
+		want []string // type reason: message
+	}{
+		{ok, []string{"Normal BackupSucceeded: backup 2021-11-11T10:00:00Z of Neo4j deployment graph: 2 databases, 3.0 MiB, took 2m13s (Job neo4j-backup-graph-1)"}},
+		{warned, []string{"Normal BackupSucceeded: backup 2021-11-11T10:00:00Z of Neo4j deployment graph: 2 databases, 3.0 MiB, took 2m13s (Job neo4j-backup-graph-1)",
+			"Warning BackupWarnings: backup 2021-11-11T10:00:00Z of Neo4j deployment graph (Job neo4j-backup-graph-1) was uploaded with 1 warning: database neo4j succeeded but its consistency check failed to run (exit 2)"}},
+		{adminFailed, []string{"Warning BackupFailed: a backup of Neo4j deployment graph failed (Job neo4j-backup-graph-2): the neo4j-admin-backup container failed: connection refused: graph.shop.svc:6362"}},
+		{uploadFailed, []string{"Warning BackupFailed: backup 2021-11-11T11:00:00Z of Neo4j deployment graph failed (Job neo4j-backup-graph-3): backup 2021-11-11T11:00:00Z was not uploaded: it has no backup of database neo4j"}},
+		{gone, []string{"Warning BackupFailed: a backup of Neo4j deployment of CronJob neo4j-backup-graph failed (Job neo4j-backup-graph-4): the Job failed: DeadlineExceeded: Job was active longer than specified deadline"}},
+		{passed, []string{"Normal DrillPassed: restore drill of backup 2021-11-11T10:00:00Z of Neo4j deployment graph passed (Job neo4j-backup-verify-graph-1): 1 database restored and consistent, took 1m0s"}},
+		{inconsistent, []string{"Warning DrillFailed: restore drill of backup 2021-11-11T10:00:00Z of Neo4j deployment graph failed (Job neo4j-backup-verify-graph-1): database neo4j is inconsistent: 3 errors"}},
+	} {
+		var got []string
+		for _, e := range runEvents(tt.run, "neo4j-backup-graph") {
+			got = append(got, e.eventType+" "+e.reason+": "+e.message)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("runEvents of %s =\n%q\nwant\n%q", tt.run.Job, got, tt.want)
+		}
+	}
+}
+
+// A drill Job's run is read from its report container.
+func TestDrillOutcome(t *testing.T) {
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "neo4j-backup-verify-graph-1", Namespace: "shop", UID: "drill-1",
+		Labels: componentLabels(ComponentDrill, "graph")}}
+	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+	pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{UID: "drill-1"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{{Name: DrillContainer,
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: `{"backupId":"2021-11-11T10:00:00Z","passed":false,"databases":["neo4j"],"error":"database neo4j is inconsistent"}`}}}}}}
+	run, ok := jobOutcome(job, []corev1.Pod{pod})
+	if !ok || !run.Drill || run.Deployment != "graph" || run.Passed() || run.Reason() != "database neo4j is inconsistent" {
+		t.Errorf("jobOutcome = %+v, %v; want a failed drill of graph saying why", run, ok)
+	}
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func TestParseLocation(t *testing.T) {
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("ParseLocation(%q) = %v, %v; want an error saying %q", c.in, got, err, c.err)
-		case c.err == "" && (err != nil || got != c.want):
+		case c.err == "" && (err != nil || !reflect.DeepEqual(got, c.want)):
 			t.Errorf("ParseLocation(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
 		}
 	}
@@ -86,7 +87,13 @@ func TestParseKeep(t *testing.T) {
 		{in: "0", err: "keep at least 1"},
 		{in: "-3", err: "keep at least 1"},
 		{in: "0d", err: "neither a count"},
-		{in: "7 days", err: "neither a count (24) nor an age (7d, 36h)"},
+		{in: "7 days", err: "neither a count (24), an age (7d, 36h) nor a list of periods (24h,7d,4w,12m)"},
+		{in: "24h,7d,4w,12m", want: Keep{Periods: []KeepPeriods{{24, Hour}, {7, Day}, {4, Week}, {12, Month}}}},
+		{in: "7d, 2y", want: Keep{Periods: []KeepPeriods{{7, Day}, {2, Year}}}},
+		{in: "24h,7x", err: `"7x" is not a count of periods`},
+		{in: "24h,0d", err: `"0d" is not a count of periods`},
+		{in: "24h,", err: `"" is not a count of periods`},
+		{in: "24h,2h", err: "names hours twice"},
 		{in: "", err: "neither a count"},
 		{in: "d", err: "neither a count"},
 	}
@@ -95,11 +102,11 @@ func TestParseKeep(t *testing.T) {
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("ParseKeep(%q) = %+v, %v; want an error saying %q", c.in, got, err, c.err)
-		case c.err == "" && (err != nil || got != c.want):
+		case c.err == "" && (err != nil || !reflect.DeepEqual(got, c.want)):
 			t.Errorf("ParseKeep(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
 		}
 	}
-	for in, want := range map[string]string{"7d": "7d", "36h": "36h0m0s", "24": "24"} {
+	for in, want := range map[string]string{"7d": "7d", "36h": "36h0m0s", "24": "24", "24h, 7d,4w,12m": "24h,7d,4w,12m"} {
 		k, _ := ParseKeep(in)
 		if k.String() != want {
 			t.Errorf("ParseKeep(%q).String() = %s; want %s", in, k, want)
@@ -195,13 +202,8 @@ func TestSelectForPrune(t *testing.T) {
 		{name: "nothing", in: nil, keep: Keep{Count: 1}, want: nil},
 	}
 	for _, c := range cases {
-		got := selectForPrune(c.in, c.keep, c.inUse, now)
-		var ids []string
-		for _, b := range got {
-			ids = append(ids, b.ID)
-		}
-		if !slices.Equal(ids, c.want) {
-			t.Errorf("%s: selectForPrune = %v; want %v", c.name, ids, c.want)
+		if ids := removed(planPrune(c.in, c.keep, c.inUse, now)); !slices.Equal(ids, c.want) {
+			t.Errorf("%s: planPrune removes %v; want %v", c.name, ids, c.want)
 		}
 	}
 }
@@ -254,6 +256,206 @@ func TestIDs(t *testing.T) {
 	for _, bad := range []string{"2021-11-11T10:00:00+01:00", "2021-11-11T10:00:00.5Z", "2021-11-11", "11Nov2021-10:00:00"} {
 		if _, err := ParseID(bad); err == nil {
 			t.Errorf("ParseID(%q) accepted it", bad)
+		}
+	}
+}
+
+// removed is what a plan removes, in its order.
+func removed(plan []PruneDecision) []string {
+	var ids []string
+	for _, d := range plan {
+		if d.Remove {
+			ids = append(ids, d.Backup.ID)
+		}
+	}
+	return ids
+}
+
+// chainHistory builds a history, oldest first, from lines "ID full", "ID
+// diff PARENT", "ID incomplete".
+func chainHistory(t *testing.T, lines ...string) []Backup {
+	t.Helper()
+	var out []Backup
+	for _, line := range lines {
+		f := strings.Fields(line)
+		tm, err := ParseID(f[0])
+		if err != nil {
+			t.Fatalf("bad fixture %q", line)
+		}
+		b := Backup{ID: f[0], Time: tm, Status: Complete, Manifest: &Manifest{BackupID: f[0], Type: TypeFull}}
+		switch f[1] {
+		case "incomplete":
+			b.Status, b.Manifest = Incomplete, nil
+		case "diff":
+			b.Manifest.Type, b.Manifest.Parent = TypeDifferential, f[2]
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// Retention keeps chains whole: a kept differential backup keeps every
+// backup it builds on, down to its full backup, whatever keep says of them;
+// a chain none of whose backups is kept goes whole, newest first; a
+// differential backup whose parent is gone cannot be restored and goes.
+func TestPlanPruneKeepsChainsWhole(t *testing.T) {
+	now := time.Date(2021, 11, 20, 12, 0, 0, 0, time.UTC)
+	// Two chains: full at 00:00 with differentials hourly to 03:00, full
+	// at 04:00 with differentials at 05:00 and 06:00; an incomplete run.
+	history := chainHistory(t,
+		"2021-11-20T00:00:00Z full",
+		"2021-11-20T01:00:00Z diff 2021-11-20T00:00:00Z",
+		"2021-11-20T02:00:00Z diff 2021-11-20T01:00:00Z",
+		"2021-11-20T03:00:00Z diff 2021-11-20T02:00:00Z",
+		"2021-11-20T04:00:00Z full",
+		"2021-11-20T05:00:00Z diff 2021-11-20T04:00:00Z",
+		"2021-11-20T06:00:00Z diff 2021-11-20T05:00:00Z",
+	)
+	cases := []struct {
+		name  string
+		in    []Backup
+		keep  Keep
+		inUse []string
+		want  []string          // removed, newest first
+		why   map[string]string // of some kept backups, part of why
+	}{
+		{name: "the newest chain kept whole by a count of 1", in: history, keep: Keep{Count: 1},
+			want: []string{"2021-11-20T03:00:00Z", "2021-11-20T02:00:00Z", "2021-11-20T01:00:00Z", "2021-11-20T00:00:00Z"},
+			why: map[string]string{
+				"2021-11-20T06:00:00Z": "the newest complete backup",
+				"2021-11-20T05:00:00Z": "backup 2021-11-20T06:00:00Z builds on it",
+				"2021-11-20T04:00:00Z": "backup 2021-11-20T06:00:00Z builds on it",
+			}},
+		{name: "a kept differential keeps its chain to the full backup", in: history, keep: Keep{Count: 1}, inUse: []string{"2021-11-20T02:00:00Z"},
+			want: []string{"2021-11-20T03:00:00Z"},
+			why: map[string]string{
+				"2021-11-20T02:00:00Z": "in use",
+				"2021-11-20T01:00:00Z": "backup 2021-11-20T02:00:00Z builds on it",
+				"2021-11-20T00:00:00Z": "backup 2021-11-20T02:00:00Z builds on it",
+			}},
+		{name: "age keeps the chains of what is young enough", in: history, keep: Keep{Age: 7 * time.Hour},
+			want: []string{"2021-11-20T03:00:00Z", "2021-11-20T02:00:00Z", "2021-11-20T01:00:00Z", "2021-11-20T00:00:00Z"}},
+		{name: "age inside a chain", in: history, keep: Keep{Age: 10*time.Hour + 30*time.Minute},
+			want: nil, why: map[string]string{"2021-11-20T02:00:00Z": "younger than 10h30m0s", "2021-11-20T01:00:00Z": "builds on it", "2021-11-20T00:00:00Z": "builds on it"}},
+		{name: "a differential whose parent is gone cannot be restored", in: chainHistory(t,
+			"2021-11-20T01:00:00Z diff 2021-11-20T00:00:00Z",
+			"2021-11-20T02:00:00Z diff 2021-11-20T01:00:00Z",
+			"2021-11-20T04:00:00Z full",
+		), keep: Keep{Count: 5},
+			want: []string{"2021-11-20T02:00:00Z", "2021-11-20T01:00:00Z"}},
+		{name: "the newest restorable backup is kept behind a broken newer one", in: chainHistory(t,
+			"2021-11-20T04:00:00Z full",
+			"2021-11-20T06:00:00Z diff 2021-11-20T05:00:00Z",
+		), keep: Keep{Count: 1},
+			want: []string{"2021-11-20T06:00:00Z"}, why: map[string]string{"2021-11-20T04:00:00Z": "the newest complete backup"}},
+		{name: "an incomplete parent does not make a chain", in: chainHistory(t,
+			"2021-11-19T04:00:00Z full",
+			"2021-11-19T05:00:00Z incomplete",
+			"2021-11-19T06:00:00Z diff 2021-11-19T05:00:00Z",
+		), keep: Keep{Count: 5},
+			want: []string{"2021-11-19T06:00:00Z", "2021-11-19T05:00:00Z"}},
+	}
+	for _, c := range cases {
+		plan := planPrune(c.in, c.keep, c.inUse, now)
+		if ids := removed(plan); !slices.Equal(ids, c.want) {
+			t.Errorf("%s: planPrune removes %v; want %v", c.name, ids, c.want)
+		}
+		for _, d := range plan {
+			if want, ok := c.why[d.Backup.ID]; ok && (d.Remove || !strings.Contains(d.Why, want)) {
+				t.Errorf("%s: %s: remove=%v because %q; want it kept because %q", c.name, d.Backup.ID, d.Remove, d.Why, want)
+			}
+		}
+	}
+}
+
+// A list of periods keeps the newest backup of each of the last periods
+// that have one, with the chains of those it keeps.
+func TestPlanPruneKeepsPeriods(t *testing.T) {
+	now := time.Date(2021, 11, 20, 12, 30, 0, 0, time.UTC) // a Saturday
+	var lines []string
+	// A full backup every day at 00:00 from 2021-10-01 and hourly
+	// differentials from 09:00 to 12:00: 51 days, 5 backups a day.
+	for day := time.Date(2021, 10, 1, 0, 0, 0, 0, time.UTC); !day.After(now); day = day.AddDate(0, 0, 1) {
+		full := NewID(day)
+		lines = append(lines, full+" full")
+		parent := full
+		for h := 9; h <= 12; h++ {
+			id := NewID(day.Add(time.Duration(h) * time.Hour))
+			lines = append(lines, id+" diff "+parent)
+			parent = id
+		}
+	}
+	history := chainHistory(t, lines...)
+	keep, err := ParseKeep("3h,2d,2w,2m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := planPrune(history, keep, nil, now)
+	var kept []string
+	for i := len(plan) - 1; i >= 0; i-- {
+		if !plan[i].Remove {
+			kept = append(kept, plan[i].Backup.ID+" "+plan[i].Why)
+		}
+	}
+	want := []string{
+		"2021-10-31T00:00:00Z backup 2021-10-31T12:00:00Z builds on it",
+		"2021-10-31T09:00:00Z backup 2021-10-31T12:00:00Z builds on it",
+		"2021-10-31T10:00:00Z backup 2021-10-31T12:00:00Z builds on it",
+		"2021-10-31T11:00:00Z backup 2021-10-31T12:00:00Z builds on it",
+		"2021-10-31T12:00:00Z the newest of month 2021-10 (2m)",
+		"2021-11-14T00:00:00Z backup 2021-11-14T12:00:00Z builds on it",
+		"2021-11-14T09:00:00Z backup 2021-11-14T12:00:00Z builds on it",
+		"2021-11-14T10:00:00Z backup 2021-11-14T12:00:00Z builds on it",
+		"2021-11-14T11:00:00Z backup 2021-11-14T12:00:00Z builds on it",
+		"2021-11-14T12:00:00Z the newest of week 2021-W45 (2w)",
+		"2021-11-19T00:00:00Z backup 2021-11-19T12:00:00Z builds on it",
+		"2021-11-19T09:00:00Z backup 2021-11-19T12:00:00Z builds on it",
+		"2021-11-19T10:00:00Z backup 2021-11-19T12:00:00Z builds on it",
+		"2021-11-19T11:00:00Z backup 2021-11-19T12:00:00Z builds on it",
+		"2021-11-19T12:00:00Z the newest of day 2021-11-19 (2d)",
+		"2021-11-20T00:00:00Z backup 2021-11-20T12:00:00Z builds on it",
+		"2021-11-20T09:00:00Z backup 2021-11-20T12:00:00Z builds on it",
+		"2021-11-20T10:00:00Z the newest of hour 2021-11-20T10h (3h)",
+		"2021-11-20T11:00:00Z the newest of hour 2021-11-20T11h (3h)",
+		"2021-11-20T12:00:00Z the newest complete backup",
+	}
+	if !slices.Equal(kept, want) {
+		t.Errorf("3h,2d,2w,2m keeps, oldest first:\n%s\nwant:\n%s", strings.Join(kept, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A manifest's chain fields are refused when Upload could not have written
+// them: a differential backup without an older parent, a full one with a
+// parent, an unknown type, an artifact that is not a file of the backup.
+func TestDecodeManifestChecksChains(t *testing.T) {
+	file := `"files":[{"path":"neo4j-2021-11-11T10-00-00.backup","size":1,"sha256":"` + strings.Repeat("a", 64) + `"}]`
+	artifact := `"artifacts":[{"database":"neo4j","path":"neo4j-2021-11-11T10-00-00.backup","full":false,"lowestTx":12,"highestTx":14,"time":"2021-11-11T10:00:00Z"}]`
+	cases := []struct {
+		fields, err string
+	}{
+		{`"type":"differential","parent":"2021-11-11T09:00:00Z",` + artifact, ""},
+		{`"type":"full"`, ""},
+		{``, ""},
+		{`"type":"differential"`, "names no parent backup ID"},
+		{`"type":"differential","parent":"yesterday"`, "names no parent backup ID"},
+		{`"type":"differential","parent":"2021-11-11T10:00:00Z"`, "not older than the backup"},
+		{`"type":"full","parent":"2021-11-11T09:00:00Z"`, "for a full backup"},
+		{`"type":"incremental"`, `backup type "incremental"`},
+		{`"artifacts":[{"database":"neo4j","path":"other.backup","lowestTx":1,"highestTx":2}]`, "not one of its files"},
+		{`"artifacts":[{"database":"neo4j","path":"neo4j-2021-11-11T10-00-00.backup","lowestTx":5,"highestTx":2}]`, "bad database or transaction range"},
+	}
+	for _, c := range cases {
+		data := `{"formatVersion":1,"backupId":"2021-11-11T10:00:00Z",` + file
+		if c.fields != "" {
+			data += "," + c.fields
+		}
+		data += "}"
+		_, err := decodeManifest([]byte(data), "2021-11-11T10:00:00Z")
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("decodeManifest(%s) = %v; want it accepted", c.fields, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("decodeManifest(%s) = %v; want an error saying %q", c.fields, err, c.err)
 		}
 	}
 }

@@ -17,7 +17,12 @@ const maxManifestSize = 256 << 20
 
 // List returns the backups under the location, oldest first, with their
 // size, file count and databases.
-func (s *Store) List(ctx context.Context) ([]Backup, error) {
+func (s *Store) List(ctx context.Context) ([]Backup, error) { return s.list(ctx, false) }
+
+// list is List; lenient, it takes a complete backup whose manifest cannot be
+// read or decoded as one without a manifest instead of failing, so that one
+// damaged manifest does not stop retention for good.
+func (s *Store) list(ctx context.Context, lenient bool) ([]Backup, error) {
 	backups, err := s.scan(ctx)
 	if err != nil {
 		return nil, err
@@ -29,6 +34,9 @@ func (s *Store) List(ctx context.Context) ([]Backup, error) {
 		g.Go(func() error {
 			if b.Status == Complete {
 				m, err := s.readManifest(ctx, b.ID)
+				if err != nil && lenient && ctx.Err() == nil {
+					return nil
+				}
 				if err != nil {
 					return err
 				}

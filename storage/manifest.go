@@ -22,14 +22,21 @@ const FormatVersion = 1
 // written), each a sentence; added within format version 1, so a manifest
 // without them has none.
 type Manifest struct {
-	FormatVersion int            `json:"formatVersion"`
-	BackupID      string         `json:"backupId"`
-	StartTime     time.Time      `json:"startTime"`
-	EndTime       time.Time      `json:"endTime"`
-	Neo4jVersion  string         `json:"neo4jVersion,omitempty"`
-	Databases     []string       `json:"databases"`
-	Warnings      []string       `json:"warnings,omitempty"`
-	Files         []ManifestFile `json:"files"`
+	FormatVersion int       `json:"formatVersion"`
+	BackupID      string    `json:"backupId"`
+	StartTime     time.Time `json:"startTime"`
+	EndTime       time.Time `json:"endTime"`
+	Neo4jVersion  string    `json:"neo4jVersion,omitempty"`
+	Databases     []string  `json:"databases"`
+	Warnings      []string  `json:"warnings,omitempty"`
+	// Type is TypeFull or TypeDifferential, and Parent the backup a
+	// differential one builds on; Artifacts describe its 5.x artifacts
+	// (README "Scheduled backups", its retention). Added within format
+	// version 1: a manifest without them is of a full backup.
+	Type      string         `json:"type,omitempty"`
+	Parent    string         `json:"parent,omitempty"`
+	Artifacts []Artifact     `json:"artifacts,omitempty"`
+	Files     []ManifestFile `json:"files"`
 	// Folders are the backup's empty folders (relative, forward slashes):
 	// an object store holds no folder without a file in it, and Neo4j
 	// expects some of its folders even when they are empty. Added within
@@ -48,9 +55,9 @@ type ManifestFile struct {
 	// of the very bytes the SHA-256 was taken of. Fetch checks each piece
 	// as it arrives, in parallel and in hardware, and fetches a piece that
 	// does not match again; the SHA-256 is for `verify`, restore drills
-	// and a folder fetched earlier (README "How upload and fetch survive
-	// the network"). Added within format version 1: a file without them
-	// is checked by its SHA-256 as it streams in.
+	// and a folder fetched earlier (README "By hand"). Added within
+	// format version 1: a file without them is checked by its SHA-256 as
+	// it streams in.
 	PartSize   int64    `json:"partSize,omitempty"`
 	PartCRC32C []string `json:"partCrc32c,omitempty"`
 }
@@ -100,6 +107,9 @@ func decodeManifest(data []byte, id string) (*Manifest, error) {
 		}
 	}
 	files := seen
+	if err := checkChainFields(&m, files); err != nil {
+		return nil, err
+	}
 	for _, d := range m.Folders {
 		if !plainRelativePath(d) {
 			return nil, fmt.Errorf("manifest.json lists folder %q, which is not a plain relative path", d)

@@ -114,6 +114,7 @@ Exit status: 0 on success, 1 on a failure, 2 on a mistake in the command line.`,
 		newVerifyCommand(),
 		newPruneCommand(),
 		newRestoreCommand(),
+		newStatusCommand(),
 		newServeCommand(),
 		newVersionCommand(),
 		newRestoreStagedCommand(),
@@ -160,9 +161,9 @@ func unknownCommand(root *cobra.Command, args []string) error {
 		}
 	}
 	if meant := root.SuggestionsFor(word); len(meant) > 0 {
-		return usagef("unknown command %q (did you mean %s?); run neo4j-backup --help for the list", word, strings.Join(meant, " or "))
+		return usagef("unknown command %q (did you mean %s?); run %s --help for the list", word, strings.Join(meant, " or "), root.CommandPath())
 	}
-	return usagef("unknown command %q; run neo4j-backup --help for the list", word)
+	return usagef("unknown command %q; run %s --help for the list", word, root.CommandPath())
 }
 
 func oneLine(err error) string {

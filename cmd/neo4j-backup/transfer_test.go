@@ -85,7 +85,8 @@ func TestUploadListFetchPrune(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_S3", srv.Endpoint)
 
 	code, stdout, _ = cli(t, "prune", "--from", dest, "--keep", "1", "--dry-run")
-	if code != 0 || stdout != "would remove 2021-11-11T10:00:00Z (complete)\n" {
+	if want := "would keep   2021-11-12T10:00:00Z (complete): the newest complete backup\n" +
+		"would remove 2021-11-11T10:00:00Z (complete): not kept by --keep 1\n"; code != 0 || stdout != want {
 		t.Errorf("prune --dry-run = %d, %q", code, stdout)
 	}
 	code, stdout, _ = cli(t, "prune", "--from", dest, "--keep", "1", "--in-use", "2021-11-11T10:00:00Z")

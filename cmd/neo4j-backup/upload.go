@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,8 +47,10 @@ check failed, exit 2 or 3; 5.x: exit 1 with every artifact written) are
 recorded in the manifest as warnings and printed on stderr.
 
 With --termination-log, also writes the outcome there as one JSON object
-(under 4 KiB): {"backupId", "databases", "size", "warnings": [...]} when
-the backup was uploaded, {"backupId", "error"} when it was not. The backup
+(under 4 KiB): {"backupId", "type", "databases", "size", "durationSeconds",
+"warnings": [...]} when the backup was uploaded, {"backupId",
+"durationSeconds", "error"} when it was not; with --id-file the duration
+runs from the backup ID (when the backup step started) to the end. The backup
 CronJob points it at the container's termination message, which serve reads
 when the Job has finished.`,
 		Example: `  # A backup neo4j-admin wrote to /backups/graph, ID the time it started
@@ -90,6 +93,11 @@ func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) (
 		defer func() {
 			if err != nil {
 				outcome = backup.Failed(o.id, err)
+			}
+			if o.idFile != "" {
+				// The ID the backup step wrote when it started: the run's
+				// start. An ID given with --id may be of any time.
+				outcome.DurationSeconds = sinceStart(outcome.BackupID, time.Now())
 			}
 			// Not a failure of the upload: failing now would make the Job
 			// upload the backup again.
@@ -181,6 +189,7 @@ func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) (
 	}
 	fmt.Fprintln(stdout, m.BackupID)
 	outcome = backup.Succeeded(m.BackupID, m.Databases, m.Size(), warnings)
+	outcome.Type = backup.TypeFull // differential backups come with backup chains
 	if o.keep != "" {
 		removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: annotations.SplitList(o.inUse)})
 		for _, b := range removed {
@@ -195,6 +204,17 @@ func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) (
 		fmt.Fprintf(stderr, "backup %s uploaded with %s: %s\n", m.BackupID, count(len(warnings), "warning"), strings.Join(warnings, " | "))
 	}
 	return nil
+}
+
+// sinceStart is how long the run took, in seconds, from the backup ID (the
+// time neo4j-admin started) to now; 0 when the ID is not known or not a
+// backup ID, or the clocks disagree.
+func sinceStart(id string, now time.Time) float64 {
+	start, err := storage.ParseID(id)
+	if err != nil || now.Before(start) {
+		return 0
+	}
+	return now.Sub(start).Seconds()
 }
 
 func count(n int, noun string) string {

@@ -182,7 +182,7 @@ func TestUploadChecksTheBackup(t *testing.T) {
 				Warnings  []string `json:"warnings"`
 			}
 			_ = json.Unmarshal(message, &got)
-			if _, ok := outcome["warnings"]; len(outcome) != 4 || !ok || got.BackupID != id || !slices.Equal(got.Databases, tt.recorded) ||
+			if _, ok := outcome["warnings"]; len(outcome) != 5 || !ok || outcome["type"] != "full" || got.BackupID != id || !slices.Equal(got.Databases, tt.recorded) ||
 				got.Size <= 0 || !slices.Equal(got.Warnings, listed[0].Warnings) {
 				t.Errorf("termination message %s; want backupId %s, databases %v, its size and warnings %q", message, id, tt.recorded, listed[0].Warnings)
 			}
