@@ -21,6 +21,24 @@ SERVERS := $(KUBECTL_PATH) KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/too
 build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o bin/neo4j-backup ./cmd/neo4j-backup
 
+# make install builds the binary into $(PREFIX)/bin as neo4j-backup, links it
+# as kubectl-neo4j_backup, the name kubectl runs for `kubectl neo4j-backup …`
+# (the binary names itself after how it was run), and adds
+# kubectl_complete-neo4j_backup, which kubectl asks to complete its words.
+# PREFIX is ~/.local, whose bin/ is on PATH on most systems and needs no
+# root; PREFIX=/usr/local installs for every user.
+PREFIX ?= $(HOME)/.local
+
+.PHONY: install
+install:
+	mkdir -p "$(PREFIX)/bin"
+	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o "$(PREFIX)/bin/neo4j-backup" ./cmd/neo4j-backup
+	ln -sf neo4j-backup "$(PREFIX)/bin/kubectl-neo4j_backup"
+	printf '%s\n' '#!/bin/sh' '# kubectl neo4j-backup <Tab>: kubectl runs this for the completions.' \
+		'exec "$$(dirname "$$0")/kubectl-neo4j_backup" __complete "$$@"' > "$(PREFIX)/bin/kubectl_complete-neo4j_backup"
+	chmod 0755 "$(PREFIX)/bin/kubectl_complete-neo4j_backup"
+	@echo "installed neo4j-backup and the kubectl plugin (kubectl neo4j-backup) into $(PREFIX)/bin"
+
 test: lint
 	$(SERVERS) go test -race -count=1 -timeout 25m ./...
 	$(MAKE) fuzz

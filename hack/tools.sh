@@ -8,6 +8,7 @@
 #   hack/tools.sh mc              MinIO's client, a peer in the transfer benchmark
 #   hack/tools.sh kubectl         kubectl, for machines that have none
 #   hack/tools.sh promtool        Prometheus's promtool, for the alerting rules' tests
+#   hack/tools.sh helm            Helm, for the chart's tests (lint, template)
 #   hack/tools.sh prometheus-operator-crds   the folder of the Prometheus operator's CRDs
 #   hack/tools.sh cert-manager-crds          the folder of cert-manager's CRDs
 #
@@ -28,6 +29,7 @@ PROMTOOL_VERSION=v0.316.0
 # The newest version of the operator's root module the Go module proxy serves.
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 CERT_MANAGER_VERSION=v1.21.2
+HELM_VERSION=v3.22.0
 
 cache=${NEO4J_BACKUP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/neo4j-backup}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -87,7 +89,8 @@ case "${1:-}" in
   kubectl) build "$cache/kubectl-$K8S_VERSION" kubectl_build ;;
   mc) build "$cache/mc-$MC_VERSION" install "github.com/minio/mc@$MC_VERSION" ;;
   promtool) build "$cache/promtool-$PROMTOOL_VERSION" install "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" ;;
+  helm) build "$cache/helm-$HELM_VERSION" install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ;;
   prometheus-operator-crds) module_dir github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd ;;
   cert-manager-crds) module_dir github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION" deploy/crds ;;
-  *) echo "usage: hack/tools.sh control-plane|versitygw|minio|mc|kubectl|promtool|prometheus-operator-crds|cert-manager-crds" >&2; exit 2 ;;
+  *) echo "usage: hack/tools.sh control-plane|versitygw|minio|mc|kubectl|promtool|helm|prometheus-operator-crds|cert-manager-crds" >&2; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 // Package toolcache finds the real servers and tools that hack/tools.sh
 // builds once into a cache outside the clone (control-plane, versitygw,
-// minio, mc, promtool) and the CRDs it finds in the Go module cache, for the
+// minio, mc, promtool, helm) and the CRDs it finds in the Go module cache, for the
 // tests and the demo.
 package toolcache
 
