@@ -27,12 +27,9 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/neo4j-backup/neo4j-backup/controlplane"
-	"github.com/neo4j-backup/neo4j-backup/hack/toolcache"
 	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 )
 
@@ -332,31 +329,10 @@ func TestChartValues(t *testing.T) {
 // every install with a server-side dry run; and the kustomize trees'
 // cert-manager overlay with them.
 func TestChartOnAPIServer(t *testing.T) {
-	// A cluster of its own: the harness's webhook configurations point at a
-	// URL, and the chart's cannot be applied over them (they name a
-	// Service), so they go.
-	c := testcluster.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	kubectl := kubectlCommand(ctx, t, c.Kubeconfig)
+	_, kubectl := testcluster.StartForInstalls(ctx, t)
 	helm := helmCommand(ctx, t)
-	if err := c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, "neo4j-backup", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, "neo4j-backup", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-
-	// create, not apply: the largest of cert-manager's CRDs is over the
-	// size of the annotation a client-side apply keeps.
-	operator := toolDir(ctx, t, "prometheus-operator-crds")
-	kubectl(t, "create",
-		"-f", filepath.Join(operator, "monitoring.coreos.com_servicemonitors.yaml"),
-		"-f", filepath.Join(operator, "monitoring.coreos.com_prometheusrules.yaml"),
-		"-f", toolDir(ctx, t, "cert-manager-crds"))
-	kubectl(t, "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com",
-		"crd/certificates.cert-manager.io", "crd/issuers.cert-manager.io")
 
 	// The harness made neo4j-backup; a second namespace shows the chart
 	// installs into any.
@@ -406,7 +382,7 @@ func templateArgs(ns, kubeVersion string, values []string) []string {
 // it asks for it, as README "Monitoring" composes them.
 func kustomize(ctx context.Context, t *testing.T, in install) string {
 	t.Helper()
-	kubectl := kubectlCommand(ctx, t, "")
+	kubectl := testcluster.Kubectl(ctx, t, "")
 	manifests, err := filepath.Abs(filepath.Join("..", "manifests"))
 	if err != nil {
 		t.Fatal(err)
@@ -579,7 +555,7 @@ func helmPath(ctx context.Context, t *testing.T) string {
 	if path := os.Getenv("NEO4J_BACKUP_HELM"); path != "" {
 		return path
 	}
-	return filepath.Join(toolDir(ctx, t, "helm"), "helm")
+	return filepath.Join(testcluster.ToolDir(ctx, t, "helm"), "helm")
 }
 
 // helmCommand runs helm, failing the test it is given when it fails.
@@ -594,40 +570,4 @@ func helmCommand(ctx context.Context, t *testing.T) func(t *testing.T, args ...s
 		}
 		return string(out)
 	}
-}
-
-// kubectlCommand runs kubectl, against kubeconfig unless it is empty,
-// failing the test it is given when it fails.
-func kubectlCommand(ctx context.Context, t *testing.T, kubeconfig string) func(t *testing.T, args ...string) string {
-	t.Helper()
-	path, err := exec.LookPath("kubectl")
-	if err != nil {
-		// Beside kube-apiserver, where envtest's asset bundles keep it.
-		assets, _ := controlplane.Assets()
-		path = filepath.Join(assets, "kubectl")
-		if _, err := os.Stat(path); err != nil {
-			t.Fatalf("kubectl is neither on PATH nor in %s; install it, or run hack/tools.sh kubectl and put it on PATH", assets)
-		}
-	}
-	return func(t *testing.T, args ...string) string {
-		t.Helper()
-		if kubeconfig != "" {
-			args = append([]string{"--kubeconfig", kubeconfig}, args...)
-		}
-		out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-}
-
-// toolDir is the folder hack/tools.sh prints for name.
-func toolDir(ctx context.Context, t *testing.T, name string) string {
-	t.Helper()
-	dir, err := toolcache.Dir(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }

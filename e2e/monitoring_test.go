@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/neo4j-backup/neo4j-backup/controlplane"
-	"github.com/neo4j-backup/neo4j-backup/hack/toolcache"
 	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 )
 
@@ -23,30 +19,9 @@ import (
 // apiserver accept every object with a server-side dry run, on top of the
 // CRDs the Prometheus operator and cert-manager publish.
 func TestMonitoringInstalls(t *testing.T) {
-	// A cluster of its own: the harness's webhook configurations point at a
-	// URL, and ours cannot be applied over them (they name a Service), so
-	// they go.
-	c := testcluster.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	kubectl := monitoringKubectl(t, c.Kubeconfig)
-	if err := c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, "neo4j-backup", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, "neo4j-backup", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-
-	// create, not apply: the largest of cert-manager's CRDs is over the
-	// size of the annotation a client-side apply keeps.
-	operator := monitoringToolDir(ctx, t, "prometheus-operator-crds")
-	kubectl(ctx, "create",
-		"-f", filepath.Join(operator, "monitoring.coreos.com_servicemonitors.yaml"),
-		"-f", filepath.Join(operator, "monitoring.coreos.com_prometheusrules.yaml"),
-		"-f", monitoringToolDir(ctx, t, "cert-manager-crds"))
-	kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com",
-		"crd/certificates.cert-manager.io", "crd/issuers.cert-manager.io")
+	_, kubectl := testcluster.StartForInstalls(ctx, t)
 
 	manifests, err := filepath.Abs(filepath.Join("..", "manifests"))
 	if err != nil {
@@ -71,7 +46,7 @@ func TestMonitoringInstalls(t *testing.T) {
 			}
 
 			objects := map[string]map[string]any{}
-			for _, doc := range strings.Split(kubectl(ctx, "kustomize", dir), "\n---\n") {
+			for _, doc := range strings.Split(kubectl(t, "kustomize", dir), "\n---\n") {
 				var o map[string]any
 				if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
 					t.Fatal(err)
@@ -115,7 +90,7 @@ func TestMonitoringInstalls(t *testing.T) {
 				t.Errorf("the ConfigMap's neo4j-backup.json is not manifests/monitoring/dashboard.json")
 			}
 
-			out := kubectl(ctx, "apply", "-k", dir, "--dry-run=server")
+			out := kubectl(t, "apply", "-k", dir, "--dry-run=server")
 			if n := strings.Count(out, "(server dry run)"); n != len(objects) {
 				t.Errorf("the apiserver took %d of the %d objects:\n%s", n, len(objects), out)
 			}
@@ -126,39 +101,6 @@ func TestMonitoringInstalls(t *testing.T) {
 			}
 		})
 	}
-}
-
-// monitoringKubectl runs kubectl against kubeconfig, failing the test when
-// it fails.
-func monitoringKubectl(t *testing.T, kubeconfig string) func(ctx context.Context, args ...string) string {
-	t.Helper()
-	path, err := exec.LookPath("kubectl")
-	if err != nil {
-		// Beside kube-apiserver, where envtest's asset bundles keep it.
-		assets, _ := controlplane.Assets()
-		path = filepath.Join(assets, "kubectl")
-		if _, err := os.Stat(path); err != nil {
-			t.Fatalf("kubectl is neither on PATH nor in %s; install it, or run hack/tools.sh kubectl and put it on PATH", assets)
-		}
-	}
-	return func(ctx context.Context, args ...string) string {
-		t.Helper()
-		out, err := exec.CommandContext(ctx, path, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-}
-
-// monitoringToolDir is the folder hack/tools.sh prints for name.
-func monitoringToolDir(ctx context.Context, t *testing.T, name string) string {
-	t.Helper()
-	dir, err := toolcache.Dir(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // monitoringLookup walks nested maps of a decoded YAML object.

@@ -33,6 +33,15 @@ type Backup struct {
 	Databases []string // from the manifest; empty for legacy backups
 
 	Manifest *Manifest // complete backups, once read
+
+	// Chain is, after Resolve and Fetch, the backups restoring this one
+	// takes, oldest (the full one) first and this one last: just itself
+	// unless it is a differential backup. RestoreUntil, when not zero, is
+	// the time to restore to inside it (neo4j-admin's --restore-until):
+	// Resolve was given a time between its parent and it.
+	Chain        []string
+	RestoreUntil time.Time
+	links        []Backup // Chain, with their manifests
 }
 
 // IDLayout is the backup ID: the UTC time the backup started, to the second.

@@ -98,3 +98,7 @@ func byID(backups []Backup) map[string]Backup {
 	}
 	return m
 }
+
+// Chain is the backups restoring b takes, oldest (the full backup) first
+// and b last, from backups as List returns them (with their manifests).
+func Chain(backups []Backup, b Backup) ([]Backup, error) { return chain(byID(backups), b) }

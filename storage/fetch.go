@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -43,8 +44,11 @@ func (s *Store) Fetch(ctx context.Context, at, dir string, opts FetchOptions) (B
 		return Backup{}, "", err
 	}
 	files := []ManifestFile(nil)
+	owner := func(string) Backup { return b }
 	if b.Status == Complete {
-		files = b.Manifest.Files
+		if files, owner, err = chainFiles(b); err != nil {
+			return Backup{}, "", err
+		}
 	} else {
 		if files, err = s.listFolder(ctx, b.ID); err != nil {
 			return Backup{}, "", err
@@ -71,10 +75,55 @@ func (s *Store) Fetch(ctx context.Context, at, dir string, opts FetchOptions) (B
 		return b, target, nil
 	}
 
-	if err := s.fetchInto(ctx, b, files, dir, target, progressOrNone(opts.Progress)); err != nil {
+	if err := s.fetchInto(ctx, b, files, owner, dir, target, progressOrNone(opts.Progress)); err != nil {
 		return Backup{}, "", fmt.Errorf("backup %s: %w", b.ID, err)
 	}
 	return b, target, nil
+}
+
+// chainFiles is what fetching complete backup b lands: the files of every
+// backup of its chain (b's own when it has none), in one folder, as
+// neo4j-admin restores a chain; and which backup holds each.
+func chainFiles(b Backup) ([]ManifestFile, func(path string) Backup, error) {
+	links := b.links
+	if len(links) == 0 {
+		links = []Backup{b}
+	}
+	var files []ManifestFile
+	held := map[string]Backup{}
+	for _, l := range links {
+		for _, f := range l.Manifest.Files {
+			if other, ok := held[f.Path]; ok {
+				return nil, nil, fmt.Errorf("backups %s and %s of one chain both hold %s; fetch them one by one", other.ID, l.ID, f.Path)
+			}
+			held[f.Path] = l
+			files = append(files, f)
+		}
+	}
+	return files, func(path string) Backup { return held[path] }, nil
+}
+
+// FetchFiles fetches the files paths of complete backup b straight into
+// dir, by their base names, each checked as Fetch checks it: the parent's
+// artifacts, which neo4j-admin builds a differential backup on. A file that
+// fails is removed.
+func (s *Store) FetchFiles(ctx context.Context, b Backup, paths []string, dir string) error {
+	if b.Manifest == nil {
+		return fmt.Errorf("backup %s has no manifest to fetch files by", b.ID)
+	}
+	for _, p := range paths {
+		i := slices.IndexFunc(b.Manifest.Files, func(f ManifestFile) bool { return f.Path == p })
+		if i < 0 {
+			return fmt.Errorf("backup %s holds no file %s", b.ID, p)
+		}
+		f := b.Manifest.Files[i]
+		to := filepath.Join(dir, path.Base(p))
+		if err := s.fetchFile(ctx, b, f, to, s.partsInFlight(f.Size), noProgress{}); err != nil {
+			os.Remove(to)
+			return fmt.Errorf("backup %s: file %s: %w", b.ID, p, err)
+		}
+	}
+	return nil
 }
 
 // resolveRetrying is Resolve for a fetch, under the same rule as the
@@ -123,7 +172,7 @@ func unavailable(err error) bool {
 
 // fetchInto downloads files into a temporary folder next to target and
 // renames it to target once all of them are in and verified.
-func (s *Store) fetchInto(ctx context.Context, b Backup, files []ManifestFile, dir, target string, progress Progress) (err error) {
+func (s *Store) fetchInto(ctx context.Context, b Backup, files []ManifestFile, owner func(path string) Backup, dir, target string, progress Progress) (err error) {
 	started := time.Now()
 	made, err := makeFolder(dir)
 	if err != nil {
@@ -155,7 +204,11 @@ func (s *Store) fetchInto(ctx context.Context, b Backup, files []ManifestFile, d
 		}
 	}()
 
-	progress.Begin(len(files), b.Size)
+	var size int64
+	for _, f := range files {
+		size += f.Size
+	}
+	progress.Begin(len(files), size)
 	files = slices.Clone(files)
 	slices.SortStableFunc(files, func(x, y ManifestFile) int { return cmp.Compare(y.Size, x.Size) })
 	slots := semaphore.NewWeighted(int64(s.parallel))
@@ -167,7 +220,7 @@ func (s *Store) fetchInto(ctx context.Context, b Backup, files []ManifestFile, d
 		}
 		g.Go(func() error {
 			defer slots.Release(int64(threads))
-			if err := s.fetchFile(gctx, b, f, filepath.Join(tmp, filepath.FromSlash(f.Path)), threads, progress); err != nil {
+			if err := s.fetchFile(gctx, owner(f.Path), f, filepath.Join(tmp, filepath.FromSlash(f.Path)), threads, progress); err != nil {
 				return fmt.Errorf("file %s: %w", f.Path, err)
 			}
 			progress.FileDone(f.Path)
@@ -261,8 +314,19 @@ func (s *Store) fetchFile(ctx context.Context, b Backup, f ManifestFile, path st
 		}
 		return file.Close()
 	}
+	if err := s.streamFile(ctx, b, f, threads, file, b.Status == Complete, progress); err != nil {
+		return err
+	}
+	return file.Close()
+}
+
+// streamFile reads file f of backup b, in order, into dst, checking its size
+// and, when check, its SHA-256 as it streams: the way fetch checks a file
+// without part checksums, and verify every file.
+func (s *Store) streamFile(ctx context.Context, b Backup, f ManifestFile, threads int, dst io.Writer, check bool, progress Progress) error {
 	// Bytes are counted as they arrive, by getRange, not as they are written.
-	w := newHashingWriter(file, noProgress{})
+	w := newHashingWriter(dst, noProgress{})
+	key := s.loc.key(b.ID, f.Path)
 	switch {
 	case f.Size == 0:
 	case threads > 1:
@@ -277,10 +341,10 @@ func (s *Store) fetchFile(ctx context.Context, b Backup, f ManifestFile, path st
 	if w.written != f.Size {
 		return fmt.Errorf("size mismatch: the manifest says %d bytes, the store has %d", f.Size, w.written)
 	}
-	if b.Status == Complete && w.sum() != f.SHA256 {
+	if check && w.sum() != f.SHA256 {
 		return fmt.Errorf("checksum mismatch: the manifest says SHA-256 %s, the store has %s; the object was changed or damaged after upload", f.SHA256, w.sum())
 	}
-	return file.Close()
+	return nil
 }
 
 func (s *Store) explainMissing(err error) error {

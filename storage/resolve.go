@@ -18,17 +18,88 @@ func (s *Store) Resolve(ctx context.Context, at string) (Backup, error) {
 		return Backup{}, err
 	}
 	b, err := resolve(backups, at, s.loc)
-	if err != nil {
-		return Backup{}, err
+	if err != nil || b.Status != Complete {
+		return b, err
 	}
-	if b.Status == Complete {
+	index := byID(backups)
+	read := func(b Backup) (Backup, error) { // b with its manifest, read once
+		if known := index[b.ID]; known.Manifest != nil {
+			return known, nil
+		}
 		m, err := s.readManifest(ctx, b.ID)
 		if err != nil {
 			return Backup{}, err
 		}
 		b.Manifest, b.Size, b.Files, b.Databases = m, m.Size(), len(m.Files), m.Databases
+		index[b.ID] = b
+		return b, nil
+	}
+	// A differential backup restores with its whole chain; latest or a
+	// time skips one whose chain is broken, as it skips incomplete ones.
+	var links []Backup
+	for tries := 0; ; tries++ {
+		if b, err = read(b); err != nil {
+			return Backup{}, err
+		}
+		if links, err = s.chainOf(b, read); err == nil {
+			break
+		}
+		older, ok := olderComplete(backups, b)
+		if b.ID == at || !ok || tries > len(backups) {
+			return Backup{}, fmt.Errorf("backup %s cannot be restored: %w", b.ID, err)
+		}
+		b = older
+	}
+	// A time between a backup and the next of its chain: restore that one
+	// to the time.
+	if t, err := time.Parse(time.RFC3339, at); err == nil && t.After(b.Time) {
+		if next, ok := newerComplete(backups, b); ok && next.Time.After(t) {
+			if next, err := read(next); err == nil && next.Manifest.differential() && next.Manifest.Parent == b.ID {
+				links, b = append(links, next), next
+				b.RestoreUntil = t.UTC()
+			}
+		}
+	}
+	b.links = links
+	for _, l := range links {
+		b.Chain = append(b.Chain, l.ID)
 	}
 	return b, nil
+}
+
+// chainOf is chain, reading manifests as it walks the parents.
+func (s *Store) chainOf(b Backup, read func(Backup) (Backup, error)) ([]Backup, error) {
+	links := []Backup{b}
+	for cur := b; cur.Manifest.differential(); {
+		parent, err := read(Backup{ID: cur.Manifest.Parent, Status: Complete})
+		if err != nil || len(links) > 10000 {
+			return nil, fmt.Errorf("it builds on backup %s, which is missing or incomplete", cur.Manifest.Parent)
+		}
+		parent.Time, _ = ParseID(parent.ID)
+		links = append([]Backup{parent}, links...)
+		cur = parent
+	}
+	return links, nil
+}
+
+// olderComplete and newerComplete are the complete backups just before and
+// after b in backups (oldest first).
+func olderComplete(backups []Backup, b Backup) (Backup, bool) {
+	for i := len(backups) - 1; i >= 0; i-- {
+		if backups[i].Time.Before(b.Time) && backups[i].Status == Complete {
+			return backups[i], true
+		}
+	}
+	return Backup{}, false
+}
+
+func newerComplete(backups []Backup, b Backup) (Backup, bool) {
+	for _, c := range backups {
+		if c.Time.After(b.Time) && c.Status == Complete {
+			return c, true
+		}
+	}
+	return Backup{}, false
 }
 
 // CheckRestorePoint tells whether at could name a backup: "latest", an RFC

@@ -36,6 +36,16 @@ type UploadOptions struct {
 	Neo4jVersion string
 	// Warnings to record in the manifest (see Manifest).
 	Warnings []string
+	// Type, Parent and Artifacts make a differential backup part of a chain
+	// (Manifest.Type): Type TypeDifferential needs the ID of the parent, a
+	// complete backup at the same location. Empty Type: a full backup.
+	Type      string
+	Parent    string
+	Artifacts []Artifact
+	// Exclude names files of dir (relative, forward slashes) that are not
+	// part of this backup: the parent's artifacts, fetched for neo4j-admin
+	// to build a differential backup on, which are in S3 already.
+	Exclude  []string
 	Progress Progress
 }
 
@@ -64,6 +74,12 @@ func (s *Store) Upload(ctx context.Context, dir string, opts UploadOptions) (*Ma
 	files, folders, err := listFiles(dir)
 	if err != nil {
 		return nil, err
+	}
+	files = slices.DeleteFunc(files, func(f localFile) bool { return slices.Contains(opts.Exclude, f.path) })
+	if opts.Type == TypeDifferential {
+		if err := s.checkParent(ctx, opts.Parent, started); err != nil {
+			return nil, fmt.Errorf("backup %s: %w", id, err)
+		}
 	}
 	if _, err := s.client.StatObject(ctx, s.loc.Bucket, s.loc.key(id, ManifestName), minio.StatObjectOptions{}); err == nil {
 		return nil, fmt.Errorf("backup %s already exists in %s; pick another ID", id, s.loc)
@@ -109,13 +125,41 @@ func (s *Store) Upload(ctx context.Context, dir string, opts UploadOptions) (*Ma
 		Neo4jVersion:  opts.Neo4jVersion,
 		Databases:     opts.Databases,
 		Warnings:      opts.Warnings,
+		Type:          opts.Type,
+		Parent:        opts.Parent,
+		Artifacts:     opts.Artifacts,
 		Files:         stored,
 		Folders:       folders,
+	}
+	uploaded := map[string]bool{}
+	for _, f := range stored {
+		uploaded[f.Path] = true
+	}
+	// What Upload writes, decodeManifest must take.
+	if err := checkChainFields(m, uploaded); err != nil {
+		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
 	if err := s.putManifest(ctx, m, kind); err != nil {
 		return nil, fmt.Errorf("backup %s: writing the manifest: %w", id, err)
 	}
 	return m, nil
+}
+
+// checkParent refuses a differential backup whose parent is not a complete
+// backup older than it at this location: it would be a chain no restore
+// can use.
+func (s *Store) checkParent(ctx context.Context, parent string, started time.Time) error {
+	t, err := ParseID(parent)
+	if err != nil {
+		return fmt.Errorf("a differential backup needs its parent's backup ID: %w", err)
+	}
+	if !t.Before(started) {
+		return fmt.Errorf("parent %s is not older than the backup", parent)
+	}
+	if _, err := s.readManifest(ctx, parent); err != nil {
+		return fmt.Errorf("its parent is not a complete backup in %s: %w; take a full backup", s.loc, err)
+	}
+	return nil
 }
 
 // uploadRun is what the files of one Upload share.

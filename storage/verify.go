@@ -53,24 +53,5 @@ func (s *Store) Verify(ctx context.Context, at string, opts FetchOptions) (Backu
 
 // verifyFile reads one file of b and checks it against the manifest.
 func (s *Store) verifyFile(ctx context.Context, b Backup, f ManifestFile, threads int, progress Progress) error {
-	w := newHashingWriter(io.Discard, noProgress{}) // bytes are counted as they arrive
-	key := s.loc.key(b.ID, f.Path)
-	switch {
-	case f.Size == 0:
-	case threads > 1:
-		if err := s.fetchParts(ctx, f.Path, key, f.Size, threads, w, progress); err != nil {
-			return s.explainMissing(err)
-		}
-	default:
-		if err := s.getRange(ctx, f.Path, key, 0, f.Size, f.Size, nil, w, progress); err != nil {
-			return s.explainMissing(err)
-		}
-	}
-	if w.written != f.Size {
-		return fmt.Errorf("size mismatch: the manifest says %d bytes, the store has %d", f.Size, w.written)
-	}
-	if w.sum() != f.SHA256 {
-		return fmt.Errorf("checksum mismatch: the manifest says SHA-256 %s, the store has %s; the object was changed or damaged after upload", f.SHA256, w.sum())
-	}
-	return nil
+	return s.streamFile(ctx, b, f, threads, io.Discard, true, progress)
 }
