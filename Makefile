@@ -82,9 +82,12 @@ bench:
 bench-transfer:
 	bench/transfer.sh
 
-.PHONY: bench-faults
+.PHONY: bench-faults bench-chains
 bench-faults:
 	bench/faults.sh
+
+bench-chains:
+	bench/chains.sh
 
 image:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .

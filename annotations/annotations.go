@@ -47,7 +47,15 @@ const (
 	// deployment the namespace backs up (README "Restore drills"); none by
 	// default.
 	VerifySchedule = Prefix + "verify-schedule"
+	// FullEvery is how often, at least, a scheduled backup of a 5.x or
+	// calendar-version deployment is a full one; the runs between are
+	// differential backups on top of the chain (README "Scheduled
+	// backups"). An age like keep's; 4.x has no differential backups.
+	FullEvery = Prefix + "full-every"
 )
+
+// DefaultFullEvery is FullEvery when the namespace does not say.
+const DefaultFullEvery = "1d"
 
 // DeploymentLabel is a label, not an annotation: StatefulSets that carry
 // the same value are one Neo4j deployment, backed up by one CronJob into
@@ -119,6 +127,7 @@ var keys = map[string]keySpec{
 	BackupMemory:      {onNamespace, checkBackupMemory},
 	Suspend:           {onNamespace, checkBool},
 	VerifySchedule:    {onNamespace, checkSchedule},
+	FullEvery:         {onNamespace, checkFullEvery},
 	Endpoint:          {onNamespace | onStatefulSet, checkEndpoint},
 	Region:            {onNamespace | onStatefulSet, checkRegion},
 	CredentialsSecret: {onNamespace | onStatefulSet, checkSecretName},
@@ -333,6 +342,21 @@ func checkDatabases(v string) error {
 func checkKeep(v string) error {
 	_, err := storage.ParseKeep(v)
 	return err
+}
+
+func checkFullEvery(v string) error {
+	_, err := ParseFullEvery(v)
+	return err
+}
+
+// ParseFullEvery reads FullEvery: an age as keep takes one ("1d", "12h",
+// "1d12h"), not a count or a list of periods.
+func ParseFullEvery(v string) (time.Duration, error) {
+	k, err := storage.ParseKeep(v)
+	if err != nil || k.Age <= 0 || strings.Contains(v, ",") {
+		return 0, fmt.Errorf("%q is not an age; write how often a full backup is taken like 1d, 12h or 7d", v)
+	}
+	return k.Age, nil
 }
 
 func checkImage(v string) error {

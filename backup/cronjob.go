@@ -27,8 +27,11 @@ const (
 	Name            = "neo4j-backup"
 	AdminContainer  = "neo4j-admin-backup"
 	UploadContainer = "upload"
-	scratchVolume   = "backup"
-	scratchPath     = "/backup"
+	// PlanContainer decides a 5.x or calendar-version backup's type and
+	// fetches the parent's artifacts (`neo4j-backup backup-plan`).
+	PlanContainer = "backup-plan"
+	scratchVolume = "backup"
+	scratchPath   = "/backup"
 	// backupDir is where neo4j-admin writes and upload reads: a folder in
 	// the scratch volume, not its root, where a fresh filesystem keeps a
 	// lost+found that upload would take for a database.
@@ -40,6 +43,15 @@ const (
 	// each neo4j-admin call, for the upload container to decide by
 	// (neo4j.AdminCall).
 	adminExitFile = scratchPath + "/neo4j-admin.exit"
+	// planFile is backup-plan's decision, JSON: full or differential, the
+	// parent and the artifacts of its chain fetched into backupDir. The
+	// script rewrites it as a full backup when the differential one fails.
+	planFile = scratchPath + "/plan"
+	// inspectFile is what neo4j-admin database backup --inspect-path says
+	// of backupDir after the backup, inspectExitFile its exit code: the
+	// artifacts' transaction ranges, which upload records in the manifest.
+	inspectFile     = scratchPath + "/inspect"
+	inspectExitFile = scratchPath + "/inspect.exit"
 )
 
 // Labels on everything the reconciler makes. The CronJob cache selects on
@@ -94,7 +106,7 @@ func cronJob(s Settings) *batchv1.CronJob {
 							AutomountServiceAccountToken: ptr.To(false),
 							ImagePullSecrets:             s.ImagePullSecrets,
 							SecurityContext:              containers.PodSecurityContext(),
-							InitContainers: []corev1.Container{{
+							InitContainers: append(planContainer(s), corev1.Container{
 								Name:         AdminContainer,
 								Image:        s.Neo4jImage,
 								Command:      []string{"/bin/sh", "-c", backupScript(s.Neo4jVersion, s.From, s.Databases, pageCache)},
@@ -106,7 +118,7 @@ func cronJob(s Settings) *batchv1.CronJob {
 								Resources:                containers.Resources("500m", s.BackupMemory, "2", s.BackupMemory),
 								SecurityContext:          containers.SecurityContext(false), // neo4j-admin writes logs and reports in its home
 								TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-							}},
+							}),
 							Containers: []corev1.Container{{
 								Name:                     UploadContainer,
 								Image:                    s.UploadImage,
@@ -126,6 +138,43 @@ func cronJob(s Settings) *batchv1.CronJob {
 	}
 }
 
+// planContainer is the init container that runs before neo4j-admin on 5.x
+// and calendar versions, whose backups make chains: backup-plan decides
+// whether this run's backup is full or differential (a full one at least
+// every s.FullEvery, or when the chain cannot be built on) and fetches the
+// chain's newest artifact of each database into the fresh scratch volume,
+// where neo4j-admin --type=DIFF needs it (README "Scheduled backups"). 4.x
+// has no differential backups: none.
+func planContainer(s Settings) []corev1.Container {
+	if !s.Neo4jVersion.Chains() {
+		return nil
+	}
+	args := []string{"backup-plan",
+		"--from", s.To.String(),
+		"--full-every", s.FullEvery,
+		"--neo4j-version", s.Neo4jVersion.String(),
+		"--databases", strings.Join(s.Databases, ","),
+		"--to", backupDir,
+		"--plan", planFile,
+	}
+	if s.Endpoint != "" {
+		args = append(args, "--endpoint", s.Endpoint)
+	}
+	if s.Region != "" {
+		args = append(args, "--region", s.Region)
+	}
+	return []corev1.Container{{
+		Name:                     PlanContainer,
+		Image:                    s.UploadImage,
+		Args:                     args,
+		Env:                      containers.CredentialsEnv(s.CredentialsSecret),
+		VolumeMounts:             []corev1.VolumeMount{{Name: scratchVolume, MountPath: scratchPath}},
+		Resources:                containers.Resources("100m", "128Mi", "1", "512Mi"),
+		SecurityContext:          containers.SecurityContext(true),
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}}
+}
+
 // backupScript is the init container's shell script: note the time the
 // backup starts (its ID), make the backup folder, then run every neo4j-admin
 // call of the image's version line, one after the other whatever each
@@ -134,20 +183,66 @@ func cronJob(s Settings) *batchv1.CronJob {
 // version line (4.x 2 and 3 leave a good backup) and are not to be trusted
 // alone (neo4j/neo4j#13107): the upload container judges them with the
 // files, so the script exits 0 unless a step of its own fails.
+//
+// On 5.x and calendar versions the calls take the type planFile says. When
+// a differential call exits other than 0 the run must not leave half a
+// chain: the folder (the parent's artifacts and whatever the calls wrote)
+// and the exit codes are wiped, the plan rewritten as a full backup saying
+// why, and full backups taken instead. Then --inspect-path writes what the
+// folder holds to inspectFile, its exit code to inspectExitFile.
 func backupScript(v neo4j.Version, from, databases []string, pageCache string) string {
 	lines := []string{
 		"date -u +%Y-%m-%dT%H:%M:%SZ > " + startedAtFile + " || exit 1",
 		"mkdir -p " + backupDir + " || exit 1",
 		": > " + adminExitFile + " || exit 1",
 	}
-	for _, call := range neo4j.BackupCommands(v, from, backupDir, databases, pageCache) {
+	if !v.Chains() {
+		lines = append(lines, adminCalls(neo4j.BackupCommands(v, from, backupDir, databases, pageCache), "")...)
+		return strings.Join(append(lines, "exit 0"), "\n")
+	}
+	// The plan as backupPlan in cmd/neo4j-backup writes it, %s the exit code.
+	fallback := `{"type":"full","reason":"the differential backup failed (neo4j-admin exited %s), so the parent's artifacts were removed and a full backup taken","problem":true}\n`
+	lines = append(lines, "full() {")
+	lines = append(lines, adminCalls(neo4j.BackupCommandsOfType(v, neo4j.BackupFull, from, backupDir, databases, pageCache), "")...)
+	lines = append(lines,
+		"}",
+		"if grep -q '\"type\":\"differential\"' "+planFile+"; then",
+		"failed=0",
+	)
+	lines = append(lines, adminCalls(neo4j.BackupCommandsOfType(v, neo4j.BackupDiff, from, backupDir, databases, pageCache), "failed")...)
+	lines = append(lines,
+		`if [ "$failed" != 0 ]; then`,
+		"printf "+shellQuoteAlways(fallback)+" \"$failed\" > "+planFile+" || exit 1",
+		"rm -rf "+backupDir+" && mkdir -p "+backupDir+" && : > "+adminExitFile+" || exit 1",
+		"full",
+		"fi",
+		"else",
+		"full",
+		"fi",
+	)
+	inspect := strings.Join(neo4j.InspectCommand(backupDir), " ")
+	lines = append(lines, inspect+" > "+inspectFile+"; echo \"$?\" > "+inspectExitFile+" || exit 1")
+	return strings.Join(append(lines, "exit 0"), "\n")
+}
+
+// adminCalls are the script lines of neo4j-admin calls: each followed by
+// its exit code appended to adminExitFile; with failed, a code other than
+// 0 is also kept in that shell variable.
+func adminCalls(calls []neo4j.BackupCall, failed string) []string {
+	var lines []string
+	for _, call := range calls {
 		words := make([]string, len(call.Args))
 		for i, w := range call.Args {
 			words[i] = shellQuote(w)
 		}
-		lines = append(lines, strings.Join(words, " ")+"; echo \"$? "+strings.Join(call.Databases, ",")+"\" >> "+adminExitFile+" || exit 1")
+		dbs := strings.Join(call.Databases, ",")
+		if failed == "" {
+			lines = append(lines, strings.Join(words, " ")+"; echo \"$? "+dbs+"\" >> "+adminExitFile+" || exit 1")
+			continue
+		}
+		lines = append(lines, strings.Join(words, " ")+"; code=$?; echo \"$code "+dbs+"\" >> "+adminExitFile+" || exit 1; [ \"$code\" = 0 ] || "+failed+"=$code")
 	}
-	return strings.Join(append(lines, "exit 0"), "\n")
+	return lines
 }
 
 // uploadArgs is the upload command line: check the backup folder against
@@ -161,6 +256,9 @@ func uploadArgs(s Settings) []string {
 		"--to", s.To.String(),
 		"--databases", strings.Join(s.Databases, ","),
 		"--neo4j-version", s.Neo4jVersion.String(),
+	}
+	if s.Neo4jVersion.Chains() {
+		args = append(args, "--plan", planFile, "--inspect", inspectFile, "--inspect-exit", inspectExitFile)
 	}
 	if s.Keep != "" {
 		args = append(args, "--keep", s.Keep)
@@ -205,6 +303,11 @@ func shellQuote(w string) string {
 	if shellSafe.MatchString(w) {
 		return w
 	}
+	return shellQuoteAlways(w)
+}
+
+// shellQuoteAlways puts w in single quotes for /bin/sh.
+func shellQuoteAlways(w string) string {
 	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
 

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/neo4j-backup/neo4j-backup/annotations"
 	"github.com/neo4j-backup/neo4j-backup/internal/golden"
+	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
 )
@@ -151,7 +153,7 @@ func checkHardened(t *testing.T, file string, pod corev1.PodSpec) {
 			if ctr.Resources.Requests.Cpu().IsZero() || ctr.Resources.Limits.Memory().IsZero() {
 				t.Errorf("%s: container %s has no explicit requests and limits", file, ctr.Name)
 			}
-			ours := ctr.Name == UploadContainer || ctr.Name == DrillFetchContainer || ctr.Name == DrillContainer
+			ours := ctr.Name == UploadContainer || ctr.Name == PlanContainer || ctr.Name == DrillFetchContainer || ctr.Name == DrillContainer
 			if readOnly := *sc.ReadOnlyRootFilesystem; readOnly != ours {
 				t.Errorf("%s: container %s readOnlyRootFilesystem = %v", file, ctr.Name, readOnly)
 			}
@@ -274,6 +276,106 @@ exit 0
 	}
 }
 
+// TestBackupScriptChains runs a 5.x script in a real shell as the plan
+// says: a differential backup when backup-plan planned one, and when a
+// differential call fails, no half chain: the folder (the parent's
+// artifacts, whatever the call wrote) is wiped, the plan rewritten as a
+// full backup saying why, the exit codes are those of the full calls; and
+// --inspect-path's output and exit code land in their files.
+func TestBackupScriptChains(t *testing.T) {
+	bin := t.TempDir()
+	// Writes an artifact per database named after the type, fails --type=DIFF
+	// when FAIL_DIFF is set, prints a table for --inspect-path.
+	stub := `#!/bin/sh
+echo "$*" >> "$CALLS"
+to= type= dbs=
+for a in "$@"; do
+  case "$a" in
+  --inspect-path=*) echo "| FILE | DATABASE |"; ls "${a#--inspect-path=}"; exit 0 ;;
+  --to-path=*) to="${a#--to-path=}" ;;
+  --type=*) type="${a#--type=}" ;;
+  --*) ;;
+  backup|database) ;;
+  *) dbs="$dbs $a" ;;
+  esac
+done
+for db in $dbs; do echo "$type" > "$to/$db-$type.backup"; done
+[ "$type" = DIFF ] && [ -n "$FAIL_DIFF" ] && exit 1
+exit 0
+`
+	if err := os.WriteFile(filepath.Join(bin, "neo4j-admin"), []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(v neo4j.Version, plan string, failDiff bool) (scratch, calls string) {
+		t.Helper()
+		scratch = t.TempDir()
+		calls = filepath.Join(t.TempDir(), "calls")
+		testfiles.WriteAll(t, scratch, map[string]string{"plan": plan, "databases/neo4j-parent.backup": "parent", "databases/system-parent.backup": "parent"})
+		script := strings.ReplaceAll(backupScript(v, []string{"graph.ns.svc:6362"}, []string{"neo4j", "system"}, "512m"), scratchPath, scratch)
+		cmd := exec.Command("/bin/sh", "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "CALLS="+calls)
+		if failDiff {
+			cmd.Env = append(cmd.Env, "FAIL_DIFF=1")
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("the script failed: %v: %s", err, out)
+		}
+		return scratch, calls
+	}
+	read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+	folder := func(scratch string) string {
+		entries, _ := os.ReadDir(filepath.Join(scratch, "databases"))
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return strings.Join(names, " ")
+	}
+	const diffPlan = `{"type":"differential","parent":"2021-11-11T10:00:00Z","fetched":["neo4j-parent.backup","system-parent.backup"]}`
+
+	for _, v := range []neo4j.Version{{Major: 5, Minor: 15}, {Major: 2025, Minor: 6}} {
+		// Differential as planned: the parent's artifacts stay for upload to
+		// leave out, the plan is as it was.
+		scratch, calls := run(v, diffPlan+"\n", false)
+		if got := folder(scratch); got != "neo4j-DIFF.backup neo4j-parent.backup system-DIFF.backup system-parent.backup" {
+			t.Errorf("%s differential: the folder holds %s; want the parent's and the differential artifacts", v, got)
+		}
+		if strings.Contains(read(calls), "--type=FULL") || !strings.Contains(read(calls), "--type=DIFF") {
+			t.Errorf("%s differential: neo4j-admin was called\n%s\nwant --type=DIFF only", v, read(calls))
+		}
+		if got := read(filepath.Join(scratch, "plan")); got != diffPlan+"\n" {
+			t.Errorf("%s differential: the plan became %q", v, got)
+		}
+		if got := read(filepath.Join(scratch, "inspect.exit")); got != "0\n" || !strings.Contains(read(filepath.Join(scratch, "inspect")), "neo4j-DIFF.backup") {
+			t.Errorf("%s: inspect %q exit %q; want the listing of the folder and 0", v, read(filepath.Join(scratch, "inspect")), got)
+		}
+
+		// The differential call fails: a full backup, nothing of the chain.
+		scratch, calls = run(v, diffPlan+"\n", true)
+		if got := folder(scratch); got != "neo4j-FULL.backup system-FULL.backup" {
+			t.Errorf("%s failed differential: the folder holds %s; want only the full artifacts", v, got)
+		}
+		exits := read(filepath.Join(scratch, "neo4j-admin.exit"))
+		if strings.Contains(exits, "1 ") || !strings.Contains(exits, "0 ") {
+			t.Errorf("%s failed differential: neo4j-admin.exit = %q; want only the full calls' codes", v, exits)
+		}
+		var plan struct {
+			Type, Reason string
+			Problem      bool
+		}
+		if err := json.Unmarshal([]byte(read(filepath.Join(scratch, "plan"))), &plan); err != nil || plan.Type != "full" || !plan.Problem ||
+			plan.Reason != "the differential backup failed (neo4j-admin exited 1), so the parent's artifacts were removed and a full backup taken" {
+			t.Errorf("%s failed differential: plan %q (%v); want a full one saying why", v, read(filepath.Join(scratch, "plan")), err)
+		}
+
+		// A full backup planned.
+		scratch, calls = run(v, `{"type":"full","reason":"there is no complete backup to build on"}`+"\n", false)
+		if strings.Contains(read(calls), "--type=DIFF") || !strings.Contains(folder(scratch), "neo4j-FULL.backup") {
+			t.Errorf("%s full: neo4j-admin was called\n%s\nwant --type=FULL only", v, read(calls))
+		}
+	}
+}
+
 func TestCronJobName(t *testing.T) {
 	long := strings.Repeat("a", maxDeploymentInName)
 	for _, tt := range []struct{ deployment, want string }{
@@ -328,6 +430,9 @@ func TestDescribeSaysTheSource(t *testing.T) {
 		{"4.x standalone", describeCase("v4-one-statefulset", nil), "from standalone neo4j (neo4j.legacy.svc:6362) on"},
 		{"from", describeCase("from-other-shape", nil), "from neo4j-backup.io/from my-neo4j-admin.chart.svc:6362 on"},
 		{"Neo4j elsewhere", describeCase("from-elsewhere", nil), "backs up Neo4j deployment graph (Neo4j outside the namespace; Neo4j 5.26.0"},
+		{"chains", describeCase("full-every-5-15", nil), "to s3://neo4j-backups/prod/chains/graph; a full backup at least every 12h, differential ones between"},
+		{"chains by default", describeCase("full-every-calendar", nil), "; a full backup at least every 1d, differential ones between"},
+		{"4.x ignores full-every", describeCase("full-every-4", nil), "; full backups only, as Neo4j 4.x takes no differential ones"},
 	} {
 		if !strings.Contains(tt.got, tt.want) {
 			t.Errorf("%s: the Event says\n%s\nwant it to say\n%s", tt.name, tt.got, tt.want)

@@ -533,8 +533,12 @@ func describe(s Settings) string {
 		}
 		members += " " + strings.Join(s.StatefulSets, ", ")
 	}
-	return fmt.Sprintf("backs up Neo4j deployment %s (%s; Neo4j %s, databases %s) from %s on %q %s%s to %s",
-		s.Deployment, members, s.Neo4jVersion, strings.Join(s.Databases, ","), s.Source, s.Schedule, s.TimeZone, suspended, s.To)
+	chain := "full backups only, as Neo4j 4.x takes no differential ones"
+	if s.Neo4jVersion.Chains() {
+		chain = "a full backup at least every " + s.FullEvery + ", differential ones between"
+	}
+	return fmt.Sprintf("backs up Neo4j deployment %s (%s; Neo4j %s, databases %s) from %s on %q %s%s to %s; %s",
+		s.Deployment, members, s.Neo4jVersion, strings.Join(s.Databases, ","), s.Source, s.Schedule, s.TimeZone, suspended, s.To, chain)
 }
 
 // statefulSetIn is the StatefulSet named name among sets, as an Event's related

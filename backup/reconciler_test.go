@@ -202,7 +202,18 @@ func uploadArgsOf(cj *batchv1.CronJob) string {
 	return strings.Join(podSpec(cj).Containers[0].Args, " ")
 }
 
-func scriptOf(cj *batchv1.CronJob) string { return podSpec(cj).InitContainers[0].Command[2] }
+// adminOf is the CronJob's neo4j-admin-backup init container; on 5.x and
+// calendar versions backup-plan runs before it.
+func adminOf(cj *batchv1.CronJob) corev1.Container {
+	for _, c := range podSpec(cj).InitContainers {
+		if c.Name == AdminContainer {
+			return c
+		}
+	}
+	return corev1.Container{Command: []string{"", "", ""}}
+}
+
+func scriptOf(cj *batchv1.CronJob) string { return adminOf(cj).Command[2] }
 
 // metricValue reads a gauge or counter that serve exports; labels narrow it
 // to the series that carry them.
@@ -239,15 +250,29 @@ func TestReconcilerFollowsNamespaceAnnotations(t *testing.T) {
 	wantScript := `date -u +%Y-%m-%dT%H:%M:%SZ > /backup/started-at || exit 1
 mkdir -p /backup/databases || exit 1
 : > /backup/neo4j-admin.exit || exit 1
-neo4j-admin database backup --from=graph.shop.svc:6362 --to-path=/backup/databases --pagecache=512m neo4j system; echo "$? neo4j,system" >> /backup/neo4j-admin.exit || exit 1
+full() {
+neo4j-admin database backup --from=graph.shop.svc:6362 --to-path=/backup/databases --type=FULL --pagecache=512m neo4j system; echo "$? neo4j,system" >> /backup/neo4j-admin.exit || exit 1
+}
+if grep -q '"type":"differential"' /backup/plan; then
+failed=0
+neo4j-admin database backup --from=graph.shop.svc:6362 --to-path=/backup/databases --type=DIFF --pagecache=512m neo4j system; code=$?; echo "$code neo4j,system" >> /backup/neo4j-admin.exit || exit 1; [ "$code" = 0 ] || failed=$code
+if [ "$failed" != 0 ]; then
+printf '{"type":"full","reason":"the differential backup failed (neo4j-admin exited %s), so the parent'\''s artifacts were removed and a full backup taken","problem":true}\n' "$failed" > /backup/plan || exit 1
+rm -rf /backup/databases && mkdir -p /backup/databases && : > /backup/neo4j-admin.exit || exit 1
+full
+fi
+else
+full
+fi
+neo4j-admin database backup --inspect-path=/backup/databases > /backup/inspect; echo "$?" > /backup/inspect.exit || exit 1
 exit 0`
-	if admin := podSpec(cj).InitContainers[0]; admin.Name != AdminContainer || admin.Image != "neo4j:5.26.0-enterprise" || scriptOf(cj) != wantScript {
+	if admin := adminOf(cj); admin.Name != AdminContainer || admin.Image != "neo4j:5.26.0-enterprise" || scriptOf(cj) != wantScript {
 		t.Errorf("init container %s runs %q in %s, want %s running %q in neo4j:5.26.0-enterprise", admin.Name, admin.Command, admin.Image, AdminContainer, wantScript)
 	}
-	if admin := podSpec(cj).InitContainers[0]; len(admin.Env) != 1 || admin.Env[0].Name != "HEAP_SIZE" || admin.Env[0].Value != "1024m" || admin.Resources.Limits.Memory().String() != "2Gi" {
+	if admin := adminOf(cj); len(admin.Env) != 1 || admin.Env[0].Name != "HEAP_SIZE" || admin.Env[0].Value != "1024m" || admin.Resources.Limits.Memory().String() != "2Gi" {
 		t.Errorf("init container env %v, memory limit %v; want HEAP_SIZE=1024m and 2Gi", admin.Env, admin.Resources.Limits.Memory())
 	}
-	wantArgs := "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 7d --neo4j-admin-exit /backup/neo4j-admin.exit --termination-log /dev/termination-log"
+	wantArgs := "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --plan /backup/plan --inspect /backup/inspect --inspect-exit /backup/inspect.exit --keep 7d --neo4j-admin-exit /backup/neo4j-admin.exit --termination-log /dev/termination-log"
 	if got := uploadArgsOf(cj); got != wantArgs {
 		t.Errorf("upload args:\n got %s\nwant %s", got, wantArgs)
 	}
@@ -277,10 +302,10 @@ exit 0`
 	// Changed annotations, and a restore naming a backup ID: updated.
 	annotate(t, kube, "Namespace", "", "shop", map[string]string{annotations.Keep: "24", annotations.Suspend: "true", annotations.Timezone: "Europe/Berlin", annotations.BackupMemory: "4Gi"})
 	annotate(t, kube, "StatefulSet", "shop", "graph", map[string]string{annotations.Restore: "2021-11-11T10:00:00Z"})
-	wantArgs = "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --keep 24 --in-use 2021-11-11T10:00:00Z --neo4j-admin-exit /backup/neo4j-admin.exit --termination-log /dev/termination-log"
+	wantArgs = "upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph --databases neo4j,system --neo4j-version 5.26.0 --plan /backup/plan --inspect /backup/inspect --inspect-exit /backup/inspect.exit --keep 24 --in-use 2021-11-11T10:00:00Z --neo4j-admin-exit /backup/neo4j-admin.exit --termination-log /dev/termination-log"
 	cj = waitCronJob(t, kube, "shop", name, "the CronJob updated to the new annotations", func(cj *batchv1.CronJob) bool {
 		return uploadArgsOf(cj) == wantArgs && ptr.Deref(cj.Spec.Suspend, false) && ptr.Deref(cj.Spec.TimeZone, "") == "Europe/Berlin" &&
-			strings.Contains(scriptOf(cj), "--pagecache=1024m") && podSpec(cj).InitContainers[0].Resources.Limits.Memory().String() == "4Gi"
+			strings.Contains(scriptOf(cj), "--pagecache=1024m") && func() bool { admin := adminOf(cj); return admin.Resources.Limits.Memory().String() == "4Gi" }()
 	})
 	waitEvent(t, kube, "shop", corev1.EventTypeNormal, ReasonUpdated, "updated CronJob neo4j-backup-graph")
 

@@ -81,6 +81,9 @@ type Settings struct {
 	Region            string
 	CredentialsSecret string
 	Keep              string
+	// FullEvery is how often, at least, a backup is a full one on 5.x and
+	// calendar versions (annotations.FullEvery); 4.x takes full ones only.
+	FullEvery string
 	// InUse are backup IDs that restore annotations in the namespace name;
 	// retention never removes them.
 	InUse      []string
@@ -135,6 +138,7 @@ func planBackups(namespace string, nsAnnotations map[string]string, statefulSets
 		Region:            nsAnnotations[annotations.Region],
 		CredentialsSecret: nsAnnotations[annotations.CredentialsSecret],
 		Keep:              nsAnnotations[annotations.Keep],
+		FullEvery:         cmp.Or(nsAnnotations[annotations.FullEvery], annotations.DefaultFullEvery),
 		InUse:             inUseIDs(statefulSets),
 		VolumeSize:        nsAnnotations[annotations.VolumeSize],
 	}

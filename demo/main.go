@@ -142,7 +142,10 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	spec := cj.Spec.JobTemplate.Spec.Template.Spec
 	say("The reconciler stamped out CronJob %s/%s (schedule %q, concurrencyPolicy %s):", ns, cj.Name, cj.Spec.Schedule, cj.Spec.ConcurrencyPolicy)
-	say("  init container %s (%s): %s", spec.InitContainers[0].Name, spec.InitContainers[0].Image, spec.InitContainers[0].Command[len(spec.InitContainers[0].Command)-1])
+	for _, c := range spec.InitContainers {
+		// backup-plan (this image, args) decides full or differential first on 5.x; neo4j-admin-backup runs a script
+		say("  init container %s (%s): %s", c.Name, c.Image, strings.Join(append(c.Command[min(len(c.Command), 2):], c.Args...), " "))
+	}
 	say("  container %s (%s): neo4j-backup %s", spec.Containers[0].Name, spec.Containers[0].Image, strings.Join(spec.Containers[0].Args, " "))
 
 	step(6, "Wait for the cronjob controller to start a backup Job (within a minute), and run its pod")

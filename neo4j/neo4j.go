@@ -62,19 +62,42 @@ type BackupCall struct {
 	Databases []string
 }
 
+// BackupType is the --type of a 5.x or calendar-version backup
+// (backup-restore/online-backup.adoc): FULL copies the whole store, DIFF
+// only the transactions after the newest artifact of the database already
+// in --to-path, and fails without one. 4.x has no types: every backup there
+// is a full one.
+type BackupType string
+
+const (
+	BackupAuto BackupType = ""     // no --type: neo4j-admin's default, AUTO
+	BackupFull BackupType = "FULL" // a new chain
+	BackupDiff BackupType = "DIFF" // on top of the chain's newest artifact in the folder
+)
+
 // BackupCommands returns the neo4j-admin invocations that back up
 // databases from the backup addresses into dir, with a page cache of
-// pageCache (a Neo4j size like 512m; "" leaves neo4j-admin's default).
+// pageCache (a Neo4j size like 512m; "" leaves neo4j-admin's default),
+// of neo4j-admin's default type (BackupCommandsOfType).
+func BackupCommands(v Version, from []string, dir string, databases []string, pageCache string) []BackupCall {
+	return BackupCommandsOfType(v, BackupAuto, from, dir, databases, pageCache)
+}
+
+// BackupCommandsOfType is BackupCommands with --type=typ on 5.x and
+// calendar versions (none for BackupAuto); 4.x takes no type.
 //
 //	4.x:              neo4j-admin backup --from=A --backup-dir=DIR --database=DB --pagecache=P   (one per database)
-//	5.0–5.15:         neo4j-admin database backup --from=A,B --to-path=DIR --pagecache=P DB      (one per database)
-//	5.16+, calendar:  neo4j-admin database backup --from=A,B --to-path=DIR --pagecache=P DB1 DB2 (one call)
+//	5.0–5.15:         neo4j-admin database backup --from=A,B --to-path=DIR --type=T --pagecache=P DB      (one per database)
+//	5.16+, calendar:  neo4j-admin database backup --from=A,B --to-path=DIR --type=T --pagecache=P DB1 DB2 (one call)
 //
 // 4.x takes one address; the first is used.
-func BackupCommands(v Version, from []string, dir string, databases []string, pageCache string) []BackupCall {
+func BackupCommandsOfType(v Version, typ BackupType, from []string, dir string, databases []string, pageCache string) []BackupCall {
 	var opts []string
+	if typ != BackupAuto && v.Major != 4 {
+		opts = append(opts, "--type="+string(typ))
+	}
 	if pageCache != "" {
-		opts = []string{"--pagecache=" + pageCache}
+		opts = append(opts, "--pagecache="+pageCache)
 	}
 	var calls []BackupCall
 	switch {
@@ -94,6 +117,10 @@ func BackupCommands(v Version, from []string, dir string, databases []string, pa
 	}
 	return calls
 }
+
+// Chains reports whether the version line takes differential backups
+// (5.x and calendar versions; 4.x backups are all full ones).
+func (v Version) Chains() bool { return v.Major != 4 }
 
 // HeapSizeEnv sets the maximum heap of a neo4j-admin run ("Takes a number
 // and a unit, for example 512m": the environment variables of

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
+	"github.com/neo4j-backup/neo4j-backup/storage"
 )
 
 // Marker is /data/.neo4j-backup/restored: which restore request a data
@@ -35,6 +36,17 @@ type Marker struct {
 	// cluster").
 	Role  neo4j.Role `json:"role,omitempty"`
 	Steps []string   `json:"steps,omitempty"`
+	// Chain and RestoreUntil are the Plan's: the backups the restore
+	// applied and, when not zero, the time it stopped at (README "Restore
+	// a StatefulSet").
+	Chain        []string  `json:"chain,omitempty"`
+	RestoreUntil time.Time `json:"restoreUntil,omitzero"`
+}
+
+// Holds reports whether the data volume holds what resolving a request
+// gave: the same backup, restored to the same point.
+func (m *Marker) Holds(b storage.Backup) bool {
+	return m != nil && m.BackupID == b.ID && m.RestoreUntil.Equal(b.RestoreUntil)
 }
 
 // Serves reports whether the marker already served the request. The place
@@ -72,6 +84,13 @@ type Plan struct {
 	Skip bool `json:"skip,omitempty"`
 	// Legacy says the backup had no manifest and was not verified.
 	Legacy bool `json:"legacy,omitempty"`
+	// Chain is the backups whose files are in Dir, oldest (the full one)
+	// first and BackupID last: neo4j-admin restores a chain from its last
+	// artifact with the others beside it. RestoreUntil, when not zero, is
+	// the time the request named inside the chain: the restore stops there
+	// (--restore-until), so the store is as of that time.
+	Chain        []string  `json:"chain,omitempty"`
+	RestoreUntil time.Time `json:"restoreUntil,omitzero"`
 }
 
 // PlanFile is the plan's name in the stage folder.

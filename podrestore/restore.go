@@ -85,7 +85,8 @@ func Run(ctx context.Context, o Options) error {
 	if o.Now != nil {
 		now = o.Now
 	}
-	marker := Marker{Request: plan.Request, From: plan.From, BackupID: plan.BackupID, Databases: databases, RestoredAt: now().UTC(), Role: role, Steps: done}
+	marker := Marker{Request: plan.Request, From: plan.From, BackupID: plan.BackupID, Databases: databases, RestoredAt: now().UTC(), Role: role, Steps: done,
+		Chain: plan.Chain, RestoreUntil: plan.RestoreUntil}
 	if err := writeJSON(o.Marker, marker); err != nil {
 		return fmt.Errorf("writing the restore marker %s: %v; the data is restored, but the next start would restore it again", o.Marker, err)
 	}
@@ -163,10 +164,20 @@ func procedure(v neo4j.Version, role neo4j.Role, plan *Plan, backups []databaseB
 	case role != neo4j.Standalone:
 		return p, fmt.Errorf("a %s is no member of a Neo4j %s deployment; the pod's labels or configuration are not those of its image's version", role, v)
 	}
+	if !plan.RestoreUntil.IsZero() && plan.RestoreUntil.Nanosecond() != 0 {
+		p.warnings = append(p.warnings, fmt.Sprintf("neo4j-admin restores to whole seconds: %s restores what was committed before %s UTC",
+			plan.RestoreUntil.UTC().Format(time.RFC3339Nano), plan.RestoreUntil.UTC().Format(neo4j.RestoreUntilLayout)))
+	}
 	for _, b := range backups {
+		// b.path is the database's newest artifact of the chain, the
+		// others beside it in the stage (backupPath).
+		args, err := neo4j.RestoreUntilCommand(v, b.path, b.database, plan.RestoreUntil, expand)
+		if err != nil {
+			return p, fmt.Errorf("backup %s: %v; annotate a backup ID instead", plan.BackupID, err)
+		}
 		p.steps = append(p.steps, step{
-			what: fmt.Sprintf("restoring database %s from backup %s", b.database, plan.BackupID),
-			args: neo4j.RestoreCommand(v, b.path, b.database, expand),
+			what: fmt.Sprintf("restoring database %s from backup %s%s%s", b.database, plan.BackupID, chainOf(plan.Chain), until(plan.RestoreUntil)),
+			args: args,
 		})
 	}
 	if len(users) > 0 && len(users) == len(backups) {
@@ -223,7 +234,9 @@ func pick(plan *Plan, wanted []string) ([]string, error) {
 func isSystem(db string) bool { return strings.EqualFold(db, "system") }
 
 // backupPath finds database's backup in dir: the folder 4.x wrote, or the
-// newest 5.x artifact of it.
+// newest 5.x artifact of it, which is the last of its chain when dir holds
+// a chain (README "Restore a StatefulSet"): neo4j-admin database restore
+// takes the chain's last artifact and finds the others beside it.
 func backupPath(v neo4j.Version, dir, database string) (string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {

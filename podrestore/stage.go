@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
 	"github.com/neo4j-backup/neo4j-backup/storage"
@@ -66,16 +67,20 @@ func Stage(ctx context.Context, store Store, o StageOptions) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if marker != nil && marker.BackupID == b.ID {
-			fmt.Fprintf(o.Log, "%s is backup %s, which the data volume already holds; nothing to fetch\n", o.At, b.ID)
+		if marker.Holds(b) {
+			fmt.Fprintf(o.Log, "%s is backup %s%s, which the data volume already holds; nothing to fetch\n", o.At, b.ID, until(b.RestoreUntil))
 			plan.Skip, plan.BackupID = true, b.ID
 			break
 		}
+		// Fetched by ID, so that it is the backup just resolved even if
+		// latest moves on; the time inside its chain is Resolve's to tell.
+		restoreUntil := b.RestoreUntil
 		b, path, err := store.Fetch(ctx, b.ID, o.Stage, storage.FetchOptions{Progress: o.Progress})
 		if err != nil {
 			return nil, err
 		}
 		plan.BackupID, plan.Dir = b.ID, filepath.Base(path)
+		plan.Chain, plan.RestoreUntil = b.Chain, restoreUntil
 		if b.Status == storage.Legacy {
 			in, databases, err := neo4j.LegacyDatabases(path)
 			if err != nil {
@@ -94,7 +99,7 @@ func Stage(ctx context.Context, store Store, o StageOptions) (*Plan, error) {
 				return nil, err
 			}
 		}
-		fmt.Fprintf(o.Log, "fetched and verified backup %s (%s) for %s\n", b.ID, joinOr(plan.Databases, "no database"), o.At)
+		fmt.Fprintf(o.Log, "fetched and verified backup %s%s (%s) for %s%s\n", b.ID, chainOf(plan.Chain), joinOr(plan.Databases, "no database"), o.At, until(plan.RestoreUntil))
 	}
 	if o.InstallSelf != "" {
 		if err := installSelf(o.InstallSelf); err != nil {
@@ -144,6 +149,24 @@ func installSelf(path string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// chainOf describes, for the log, the backups a differential backup
+// restores with: "" for a backup that is its own chain.
+func chainOf(chain []string) string {
+	if len(chain) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" with its chain %s", strings.Join(chain, " → "))
+}
+
+// until describes, for the log, the time a restore stops at: "" for the
+// end of the chain.
+func until(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return ", to be restored to what was committed before " + t.UTC().Format(neo4j.RestoreUntilLayout) + " UTC"
 }
 
 func joinOr(items []string, none string) string {

@@ -20,13 +20,15 @@ func chainUpload(t *testing.T, s *storage.Store, id, parent string, extra ...str
 	t.Helper()
 	dir := t.TempDir()
 	name := "neo4j-" + strings.ReplaceAll(id, ":", "-") + ".backup"
+	start, _ := storage.ParseID(id)
+	taken := start.Add(time.Second) // neo4j-admin took a second
 	files := tree{name: 1000}
 	for _, e := range extra {
 		files[e] = 10
 	}
 	files.write(t, dir)
 	opts := storage.UploadOptions{ID: id, Databases: []string{"neo4j"}, Exclude: extra,
-		Artifacts: []storage.Artifact{{Database: "neo4j", Path: name, Full: parent == ""}}}
+		Artifacts: []storage.Artifact{{Database: "neo4j", Path: name, Full: parent == "", Time: taken}}}
 	if parent != "" {
 		opts.Type, opts.Parent = storage.TypeDifferential, parent
 	}
@@ -49,19 +51,26 @@ func TestChainResolveAndFetch(t *testing.T) {
 	chainUpload(t, s, t2, t1)
 
 	cases := []struct {
-		at, want, until string
-		chain           []string
+		at, want, until, err string
+		chain                []string
 	}{
 		{at: "latest", want: t2, chain: []string{t0, t1, t2}},
 		{at: t1, want: t1, chain: []string{t0, t1}},
 		{at: "2021-11-11T01:30:00Z", want: t2, until: "2021-11-11T01:30:00Z", chain: []string{t0, t1, t2}},
 		{at: "2021-11-11T02:30:00+01:00", want: t2, until: "2021-11-11T01:30:00Z", chain: []string{t0, t1, t2}},
 		{at: "2021-11-11T00:00:01Z", want: t1, until: "2021-11-11T00:00:01Z", chain: []string{t0, t1}},
+		{at: "2021-11-11T00:00:00.5Z", err: "2021-11-11T00:00:00Z falls while full backup 2021-11-11T00:00:00Z was being taken; the store can be restored as of 2021-11-11T00:00:01Z"},
 		{at: "2021-11-11T05:00:00Z", want: t2, chain: []string{t0, t1, t2}},
 		{at: t0, want: t0, chain: []string{t0}},
 	}
 	for _, c := range cases {
 		b, err := s.Resolve(ctx, c.at)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("Resolve(%s) = %s, %v; want an error saying %q", c.at, b.ID, err, c.err)
+			}
+			continue
+		}
 		until := ""
 		if !b.RestoreUntil.IsZero() {
 			until = b.RestoreUntil.Format(time.RFC3339)
@@ -121,5 +130,30 @@ func TestUploadRefusesABrokenChain(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Upload of a differential on %q = %v; want it refused saying %q", c.parent, err, c.want)
 		}
+	}
+}
+
+// A time after the end of a chain and before the next backup (a new full
+// one, or differential ones retention pruned) is in no backup: refused,
+// naming the restore points on either side. A time while a differential
+// backup was being taken restores into it.
+func TestChainGaps(t *testing.T) {
+	srv := s3test.SharedMinIO(t)
+	s := open(t, srv, "chain-gaps")
+	ctx := testContext(t)
+	const t0, t1, t2 = "2021-11-11T00:00:00Z", "2021-11-11T01:00:00Z", "2021-11-12T00:00:00Z"
+	chainUpload(t, s, t0, "")
+	chainUpload(t, s, t1, t0)
+	chainUpload(t, s, t2, "")
+	_, err := s.Resolve(ctx, "2021-11-11T12:00:00Z")
+	if want := "2021-11-11T12:00:00Z is after the end of a chain: the store can be restored as of 2021-11-11T01:00:01Z (backup " + t1 + ") or 2021-11-12T00:00:00Z (backup " + t2 + "), not in between"; err == nil || err.Error() != want {
+		t.Errorf("Resolve of a time in the gap = %v; want %q", err, want)
+	}
+	b, err := s.Resolve(ctx, "2021-11-11T01:00:00.5Z")
+	if err != nil || b.ID != t1 || !b.RestoreUntil.Equal(time.Date(2021, 11, 11, 1, 0, 0, 5e8, time.UTC)) {
+		t.Errorf("Resolve of a time while %s was taken = %s until %v, %v; want it, restored to that time", t1, b.ID, b.RestoreUntil, err)
+	}
+	if b, err := s.Resolve(ctx, "2021-11-13T00:00:00Z"); err != nil || b.ID != t2 || !b.RestoreUntil.IsZero() {
+		t.Errorf("Resolve after the newest backup = %s until %v, %v; want %s whole", b.ID, b.RestoreUntil, err, t2)
 	}
 }

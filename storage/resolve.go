@@ -50,14 +50,31 @@ func (s *Store) Resolve(ctx context.Context, at string) (Backup, error) {
 		}
 		b = older
 	}
-	// A time between a backup and the next of its chain: restore that one
-	// to the time.
+	// A time inside a chain restores exactly to it: the chain up to the
+	// backup that holds the transactions of that time, stopped there.
 	if t, err := time.Parse(time.RFC3339, at); err == nil && t.After(b.Time) {
-		if next, ok := newerComplete(backups, b); ok && next.Time.After(t) {
-			if next, err := read(next); err == nil && next.Manifest.differential() && next.Manifest.Parent == b.ID {
-				links, b = append(links, next), next
+		next, hasNext := newerComplete(backups, b)
+		if hasNext && next.Time.After(t) {
+			if n, err := read(next); err == nil && n.Manifest.differential() && n.Manifest.Parent == b.ID {
+				links, b = append(links, n), n
 				b.RestoreUntil = t.UTC()
 			}
+		}
+		switch {
+		case b.RestoreUntil.IsZero() && b.Manifest.differential() && t.Before(taken(b)):
+			b.RestoreUntil = t.UTC() // while a differential backup was taken: in it
+		case b.RestoreUntil.IsZero() && b.Manifest.differential() && hasNext:
+			// After a chain's last backup and before the next one (a new
+			// full backup, or differential ones that were pruned): what
+			// happened then is in no backup.
+			return Backup{}, fmt.Errorf("%s is after the end of a chain: the store can be restored as of %s (backup %s) or %s (backup %s), not in between",
+				t.UTC().Format(time.RFC3339), taken(b).UTC().Format(time.RFC3339), b.ID, next.Time.UTC().Format(time.RFC3339), next.ID)
+		}
+		// Not before the chain's full backup is whole: it holds the store
+		// as of its end, and nothing can be taken off it.
+		if full, whole := links[0], taken(links[0]); !b.RestoreUntil.IsZero() && t.Before(whole) {
+			return Backup{}, fmt.Errorf("%s falls while full backup %s was being taken; the store can be restored as of %s (backup %s) at the earliest, or to an older backup",
+				t.UTC().Format(time.RFC3339), full.ID, whole.UTC().Format(time.RFC3339), full.ID)
 		}
 	}
 	b.links = links
@@ -65,6 +82,21 @@ func (s *Store) Resolve(ctx context.Context, at string) (Backup, error) {
 		b.Chain = append(b.Chain, l.ID)
 	}
 	return b, nil
+}
+
+// taken is when backup b's artifacts were taken: what it restores to, the
+// newest of its artifacts' times, else the end of its upload.
+func taken(b Backup) time.Time {
+	end := b.Manifest.EndTime
+	if len(b.Manifest.Artifacts) > 0 {
+		end = time.Time{}
+		for _, a := range b.Manifest.Artifacts {
+			if a.Time.After(end) {
+				end = a.Time
+			}
+		}
+	}
+	return end
 }
 
 // chainOf is chain, reading manifests as it walks the parents.

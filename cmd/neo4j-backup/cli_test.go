@@ -122,7 +122,7 @@ func TestCLIUsageErrors(t *testing.T) {
 func TestCLIHidden(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"fetch", "--help"}, {"__complete", ""}, {"__complete", "fetch", "--"}} {
 		_, stdout, _ := cliRun(t, args...)
-		for _, hidden := range []string{"restore-staged", "skip-if-restored", "install-self"} {
+		for _, hidden := range []string{"restore-staged", "backup-plan", "skip-if-restored", "install-self"} {
 			if strings.Contains(stdout, hidden) {
 				t.Errorf("%s shows %s:\n%s", strings.Join(args, " "), hidden, stdout)
 			}

@@ -119,6 +119,7 @@ Exit status: 0 on success, 1 on a failure, 2 on a mistake in the command line.`,
 		newVersionCommand(),
 		newRestoreStagedCommand(),
 		newDrillCommand(),
+		newBackupPlanCommand(),
 	)
 	asInvoked(root, os.Args[0])
 	return root

@@ -148,8 +148,14 @@ func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer)
 
 	// The pods get the backup's ID, not what --at said: a backup landing
 	// meanwhile must not make the members of a cluster restore different
-	// backups, nor a pod restarted next week restore a newer one.
-	_, err = d.Run(ctx, b.ID, o.databases, rollout.Options{Timeout: o.timeout, Progress: stderr, Report: stdout})
+	// backups, nor a pod restarted next week restore a newer one. A time
+	// inside a chain stays that time: newer backups cannot change what it
+	// resolves to.
+	at := b.ID
+	if !b.RestoreUntil.IsZero() {
+		at = b.RestoreUntil.UTC().Format(time.RFC3339Nano)
+	}
+	_, err = d.Run(ctx, at, o.databases, rollout.Options{Timeout: o.timeout, Progress: stderr, Report: stdout})
 	return err
 }
 
@@ -192,6 +198,12 @@ func describeBackup(b storage.Backup, at, from string) string {
 		databases = "databases not listed"
 	}
 	fmt.Fprintf(&s, ": %s, %s", databases, size(b.Size))
+	if len(b.Chain) > 1 {
+		fmt.Fprintf(&s, "; with the %d backups it builds on, from full backup %s", len(b.Chain)-1, b.Chain[0])
+	}
+	if !b.RestoreUntil.IsZero() {
+		fmt.Fprintf(&s, "; restored up to %s", b.RestoreUntil.UTC().Format(time.RFC3339))
+	}
 	return s.String()
 }
 

@@ -226,17 +226,14 @@ func (o statusOptions) window(ctx context.Context, d backup.DeploymentStatus) (*
 	if err != nil {
 		return nil, oneLine(err)
 	}
-	w := &restoreWindow{}
-	for _, b := range backups { // oldest first
-		if b.Status != storage.Complete {
-			continue
+	w, listed := &restoreWindow{}, withChains(backups)
+	for _, b := range listed { // oldest first
+		if b.Status != storage.Complete || b.Broken != "" {
+			continue // a differential backup whose chain is broken restores nothing
 		}
-		if w.Oldest == "" {
-			w.Oldest = b.ID
-		}
-		w.Newest = b.ID
 		w.Backups++
 	}
+	w.Oldest, w.Newest = restorePoints(listed)
 	return w, ""
 }
 

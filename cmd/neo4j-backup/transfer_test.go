@@ -60,9 +60,10 @@ func TestUploadListFetchPrune(t *testing.T) {
 	}
 
 	code, stdout, stderr := cli(t, "list", "--from", dest)
-	wantTable := "BACKUP                STATUS    SIZE  FILES  DATABASES\n" +
-		"2021-11-11T10:00:00Z  complete  11 B  3      neo4j,system\n" +
-		"2021-11-12T10:00:00Z  complete  11 B  3      neo4j,system\n"
+	wantTable := "BACKUP                STATUS    TYPE  PARENT  SIZE  FILES  DATABASES\n" +
+		"2021-11-11T10:00:00Z  complete  full  -       11 B  3      neo4j,system\n" +
+		"2021-11-12T10:00:00Z  complete  full  -       11 B  3      neo4j,system\n" +
+		"restore window: 2021-11-11T10:00:00Z to 2021-11-12T10:00:00Z; a time inside a chain restores exactly to that time, any other to the newest backup before it\n"
 	if code != 0 || stdout != wantTable {
 		t.Errorf("list = %d, stderr %q, table:\n%s\nwant:\n%s", code, stderr, stdout, wantTable)
 	}

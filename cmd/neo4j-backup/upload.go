@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -25,7 +27,11 @@ type uploadOptions struct {
 	adminExit            string
 	keep, inUse          string
 	terminationLog       string
-	s3                   *s3Flags
+	// plan, inspect and inspectExit make a backup part of a chain (5.x,
+	// calendar versions): backup-plan's decision, --inspect-path's output
+	// and its exit code.
+	plan, inspect, inspectExit string
+	s3                         *s3Flags
 }
 
 func newUploadCommand() *cobra.Command {
@@ -46,9 +52,22 @@ nothing is pruned. Problems that leave a good backup (4.x: consistency
 check failed, exit 2 or 3; 5.x: exit 1 with every artifact written) are
 recorded in the manifest as warnings and printed on stderr.
 
+With --plan (5.x and calendar versions: what backup-plan decided, maybe
+rewritten by the backup script as a full backup when the differential one
+failed) and --inspect (the output of neo4j-admin database backup
+--inspect-path of DIR, its exit code in --inspect-exit), the backup is
+recorded as part of a chain: its type, its parent and, from the table, each
+new artifact's database, transaction range and time. The parent's artifacts
+that backup-plan fetched into DIR are not uploaded again. Every database
+must have a new artifact; a differential backup's must be differential ones
+of the parent's databases whose lowest transaction follows the highest of
+the parent's chain, else the chain would be broken and nothing is uploaded.
+A full backup taken because the chain could not be built on records why
+as a warning.
+
 With --termination-log, also writes the outcome there as one JSON object
-(under 4 KiB): {"backupId", "type", "databases", "size", "durationSeconds",
-"warnings": [...]} when the backup was uploaded, {"backupId",
+(under 4 KiB): {"backupId", "type" (full or differential), "databases",
+"size", "durationSeconds", "warnings": [...]} when the backup was uploaded, {"backupId",
 "durationSeconds", "error"} when it was not; with --id-file the duration
 runs from the backup ID (when the backup step started) to the end. The backup
 CronJob points it at the container's termination message, which serve reads
@@ -62,6 +81,7 @@ when the Job has finished.`,
   # What the backup CronJob runs: check neo4j-admin's work, then upload
   neo4j-backup upload --from /backup/databases --id-file /backup/started-at --to s3://prod-backups/neo4j/shop/graph \
     --databases neo4j,system --neo4j-version 5.26.0 --neo4j-admin-exit /backup/neo4j-admin.exit \
+    --plan /backup/plan --inspect /backup/inspect --inspect-exit /backup/inspect.exit \
     --termination-log /dev/termination-log`,
 		GroupID: groupS3,
 		Args:    noArgs,
@@ -81,6 +101,9 @@ when the Job has finished.`,
 	fs.StringVar(&o.adminExit, "neo4j-admin-exit", "", "file of neo4j-admin's exit codes, a line \"<code> <database,…>\" per call; checked with --databases (needs --neo4j-version)")
 	fs.StringVar(&o.keep, "keep", "", "then prune to this retention: a count (24) or an age (7d, 36h)")
 	fs.StringVar(&o.inUse, "in-use", "", "with --keep: comma list of backup IDs never to prune")
+	fs.StringVar(&o.plan, "plan", "", "backup-plan's decision: a full or a differential backup, its parent and the parent's artifacts in --from (needs --inspect)")
+	fs.StringVar(&o.inspect, "inspect", "", "output of neo4j-admin database backup --inspect-path of --from: the artifacts' transaction ranges")
+	fs.StringVar(&o.inspectExit, "inspect-exit", "", "file holding the exit code of that --inspect-path call")
 	fs.StringVar(&o.terminationLog, "termination-log", "", "write the outcome to this file as JSON, the container's termination message (the backup CronJob: "+backup.TerminationLog+")")
 	o.s3 = addS3Flags(fs)
 	o.s3.addTimeout(fs)
@@ -142,6 +165,9 @@ func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) (
 	if o.adminExit != "" && (len(dbs) == 0 || o.neo4jVersion == "") {
 		return usagef("--neo4j-admin-exit needs --databases and --neo4j-version: what the backup must hold, and how to read neo4j-admin's exit codes")
 	}
+	if (o.plan == "") != (o.inspect == "") {
+		return usagef("--plan and --inspect go together: what backup-plan decided, and what neo4j-admin wrote")
+	}
 	store, err := o.s3.open("to", o.to)
 	if err != nil {
 		return err
@@ -175,21 +201,38 @@ func runUpload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) (
 			}
 		}
 	}
-	progress := newTransferProgress(stderr, "uploading")
-	m, err := store.Upload(ctx, o.from, storage.UploadOptions{
+	opts := storage.UploadOptions{
 		ID:           o.id,
 		Databases:    dbs,
 		Neo4jVersion: o.neo4jVersion,
-		Warnings:     warnings,
-		Progress:     progress,
-	})
+	}
+	if o.plan != "" {
+		if err := chainOptions(o, &opts); err != nil {
+			what := "the backup"
+			if o.id != "" {
+				what = "backup " + o.id
+			}
+			return fmt.Errorf("%s was not uploaded: %w", what, err)
+		}
+		for _, w := range opts.Warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+		warnings = append(warnings, opts.Warnings...)
+	}
+	opts.Warnings = warnings
+	progress := newTransferProgress(stderr, "uploading")
+	opts.Progress = progress
+	m, err := store.Upload(ctx, o.from, opts)
 	progress.finish(err == nil)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, m.BackupID)
 	outcome = backup.Succeeded(m.BackupID, m.Databases, m.Size(), warnings)
-	outcome.Type = backup.TypeFull // differential backups come with backup chains
+	outcome.Type = backup.TypeFull
+	if opts.Type == storage.TypeDifferential {
+		outcome.Type = backup.TypeDifferential
+	}
 	if o.keep != "" {
 		removed, err := store.Prune(ctx, retention, storage.PruneOptions{InUse: annotations.SplitList(o.inUse)})
 		for _, b := range removed {
@@ -222,4 +265,110 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// chainOptions fills the chain fields of opts from backup-plan's plan and
+// neo4j-admin's --inspect-path table (README "Scheduled backups"): the
+// type, the parent, the new artifacts (the rows that are not the parent's
+// fetched ones) and the files to leave out. It refuses what would break
+// the chain: a database without a new artifact, a differential backup
+// whose artifacts do not start right after the parent chain's highest
+// transaction, or of another database ID. A full backup the chain could not
+// be built on gets a warning saying why.
+func chainOptions(o uploadOptions, opts *storage.UploadOptions) error {
+	data, err := os.ReadFile(o.plan)
+	if err != nil {
+		return fmt.Errorf("reading the backup plan: %v; the backup-plan container writes it", err)
+	}
+	var plan backupPlan
+	if err := json.Unmarshal(data, &plan); err != nil || (plan.Type != backup.TypeFull && plan.Type != backup.TypeDifferential) {
+		return fmt.Errorf("%s is not a backup plan of backup-plan (%q); run the CronJob of this neo4j-backup's reconciler", o.plan, strings.TrimSpace(string(data)))
+	}
+	if plan.differential() && plan.Parent == "" {
+		return fmt.Errorf("%s plans a differential backup on no parent", o.plan)
+	}
+	inspectOK := func() error {
+		if o.inspectExit != "" {
+			code, err := os.ReadFile(o.inspectExit)
+			if err != nil {
+				return fmt.Errorf("reading the exit code of neo4j-admin database backup --inspect-path: %v", err)
+			}
+			if c := strings.TrimSpace(string(code)); c != "0" {
+				return fmt.Errorf("neo4j-admin database backup --inspect-path exited %s (the neo4j-admin-backup container's log says why)", c)
+			}
+		}
+		return nil
+	}
+	var rows []neo4j.InspectedArtifact
+	if err = inspectOK(); err == nil {
+		var out []byte
+		if out, err = os.ReadFile(o.inspect); err == nil {
+			rows, err = neo4j.ParseInspect(out)
+		}
+	}
+	if err != nil {
+		if plan.differential() {
+			return fmt.Errorf("its artifacts cannot be checked against its parent's: %v", err)
+		}
+		// A good full backup, whose artifacts are not known: the next run
+		// cannot build on it and takes a full backup.
+		opts.Type = storage.TypeFull
+		opts.Warnings = append(opts.Warnings, fmt.Sprintf("the backup's artifacts are not recorded, so the next backup is a full one: %v", err))
+		return nil
+	}
+	fetched := map[string]bool{}
+	for _, f := range plan.Fetched {
+		fetched[f] = true
+	}
+	parents := map[string]neo4j.InspectedArtifact{} // the parent chain's newest artifact of each database
+	var fresh []neo4j.InspectedArtifact
+	for _, r := range rows {
+		name := filepath.Base(r.Path)
+		if fetched[name] {
+			if p, ok := parents[r.Database]; !ok || r.HighestTx > p.HighestTx {
+				parents[r.Database] = r
+			}
+			continue
+		}
+		if info, err := os.Stat(filepath.Join(o.from, name)); err != nil || !info.Mode().IsRegular() {
+			return fmt.Errorf("neo4j-admin --inspect-path lists %s, which is not a file of %s", r.Path, o.from)
+		}
+		fresh = append(fresh, r)
+	}
+	for _, db := range opts.Databases {
+		if !slices.ContainsFunc(fresh, func(r neo4j.InspectedArtifact) bool { return r.Database == db }) {
+			return fmt.Errorf("neo4j-admin wrote no new backup artifact of database %s (%s lists none besides the parent's); the neo4j-admin-backup container's log says why", db, o.inspect)
+		}
+	}
+	opts.Type, opts.Parent = storage.TypeFull, ""
+	if plan.differential() {
+		opts.Type, opts.Parent = storage.TypeDifferential, plan.Parent
+	}
+	for _, r := range fresh {
+		name := filepath.Base(r.Path)
+		if !plan.differential() {
+			if !r.Full {
+				return fmt.Errorf("%s is a differential artifact, but the plan is a full backup", name)
+			}
+		} else {
+			p, ok := parents[r.Database]
+			switch {
+			case r.Full:
+				return fmt.Errorf("%s is a full artifact, but the plan is a differential backup on backup %s", name, plan.Parent)
+			case !ok:
+				return fmt.Errorf("differential artifact %s of database %s has no artifact of its parent backup %s in %s: the chain would be broken", name, r.Database, plan.Parent, o.from)
+			case r.DatabaseID != p.DatabaseID:
+				return fmt.Errorf("differential artifact %s is of database ID %s, its parent %s of %s: the chain would be broken", name, r.DatabaseID, filepath.Base(p.Path), p.DatabaseID)
+			case !r.Empty() && r.LowestTx != p.HighestTx+1:
+				return fmt.Errorf("differential artifact %s starts at transaction %d, but backup %s's chain ends at transaction %d of database %s: the chain would be broken", name, r.LowestTx, plan.Parent, p.HighestTx, r.Database)
+			}
+		}
+		opts.Artifacts = append(opts.Artifacts, storage.Artifact{Database: r.Database, Path: name, Full: r.Full, LowestTx: r.LowestTx, HighestTx: r.HighestTx, Time: r.Time})
+	}
+	if plan.differential() {
+		opts.Exclude = plan.Fetched
+	} else if plan.Problem {
+		opts.Warnings = append(opts.Warnings, "a full backup, not a differential one: "+plan.Reason)
+	}
+	return nil
 }

@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/neo4j-backup/neo4j-backup/backup"
 	"github.com/neo4j-backup/neo4j-backup/internal/testcluster"
 	"github.com/neo4j-backup/neo4j-backup/internal/testfiles"
 	"github.com/neo4j-backup/neo4j-backup/neo4j"
@@ -257,4 +259,193 @@ func TestUploadCheckUsage(t *testing.T) {
 	if listed := listBackups(t, dest); len(listed) != 0 {
 		t.Errorf("the store lists %+v; want nothing", listed)
 	}
+}
+
+// standin runs the stand-in neo4j-admin playing version, backing up the
+// live server in folder live; it returns the exit code and the output.
+func standin(t *testing.T, version, live string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(testcluster.Standin(t), "neo4j-admin"), args...)
+	cmd.Env = append(os.Environ(), "NEO4J_STANDIN_VERSION="+version, "NEO4J_STANDIN_LIVE="+live)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), stdout.String() + stderr.String()
+	} else if err != nil {
+		t.Fatalf("running the stand-in: %v", err)
+	}
+	return 0, stdout.String()
+}
+
+// commit appends n transactions to the live database folder's log, from
+// transaction first on.
+func commit(t *testing.T, live, db string, first, n int) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(live, db, "transactions.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := first; i < first+n; i++ {
+		fmt.Fprintf(f, "%d %s CREATE (:N {i: %d})\n", i, time.Now().UTC().Format(time.RFC3339Nano), i)
+	}
+}
+
+// chainRun is one scheduled run as the backup CronJob makes it on 5.x:
+// backup-plan, neo4j-admin of the plan's type into a fresh scratch folder
+// (a failed differential falls back as the script does, which
+// TestBackupScriptChains checks; here they succeed), --inspect-path, and
+// upload with the plan and the table. tamper, if not nil, rewrites the
+// table before upload reads it.
+type chainRun struct {
+	t                            *testing.T
+	dest, version, live, scratch string
+}
+
+func (r chainRun) run(id string, tamper func(string) string) (plan backupPlan, code int, stderr string) {
+	t := r.t
+	t.Helper()
+	scratch := t.TempDir()
+	dir, planFile := filepath.Join(scratch, "databases"), filepath.Join(scratch, "plan")
+	if code, stdout, stderr := cli(t, "backup-plan", "--from", r.dest, "--full-every", "1h", "--neo4j-version", r.version,
+		"--databases", "neo4j,system", "--to", dir, "--plan", planFile); code != 0 {
+		t.Fatalf("backup-plan = %d: %s %s", code, stdout, stderr)
+	}
+	data, _ := os.ReadFile(planFile)
+	if err := json.Unmarshal(data, &plan); err != nil {
+		t.Fatalf("the plan %q: %v", data, err)
+	}
+	v, _ := neo4j.ParseVersion(r.version)
+	typ := neo4j.BackupFull
+	if plan.differential() {
+		typ = neo4j.BackupDiff
+	}
+	var exits strings.Builder
+	for _, call := range neo4j.BackupCommandsOfType(v, typ, []string{"core-0:6362"}, dir, []string{"neo4j", "system"}, "512m") {
+		code, out := standin(t, r.version, r.live, call.Args[1:]...)
+		if code != 0 {
+			t.Fatalf("the stand-in's %s exited %d: %s", strings.Join(call.Args, " "), code, out)
+		}
+		fmt.Fprintf(&exits, "%d %s\n", code, strings.Join(call.Databases, ","))
+	}
+	code, inspect := standin(t, r.version, r.live, neo4j.InspectCommand(dir)[1:]...)
+	if tamper != nil {
+		inspect = tamper(inspect)
+	}
+	testfiles.WriteAll(t, scratch, map[string]string{"neo4j-admin.exit": exits.String(), "inspect": inspect, "inspect.exit": fmt.Sprintf("%d\n", code)})
+	code, _, stderr = cli(t, "upload", "--from", dir, "--to", r.dest, "--id", id, "--databases", "neo4j,system", "--neo4j-version", r.version,
+		"--neo4j-admin-exit", filepath.Join(scratch, "neo4j-admin.exit"), "--plan", planFile,
+		"--inspect", filepath.Join(scratch, "inspect"), "--inspect-exit", filepath.Join(scratch, "inspect.exit"),
+		"--termination-log", filepath.Join(scratch, "termination-log"))
+	if code == 0 {
+		var outcome backup.Outcome
+		data, _ := os.ReadFile(filepath.Join(scratch, "termination-log"))
+		if err := json.Unmarshal(data, &outcome); err != nil || outcome.BackupID != id || outcome.Type != plan.Type {
+			t.Errorf("upload's outcome %s (%v); want backup %s of type %s", data, err, id, plan.Type)
+		}
+	}
+	return plan, code, stderr
+}
+
+// TestUploadChain backs a live server up three times as the CronJob does,
+// with transactions committed between: a full backup, then differential
+// ones on it, each manifest recording its type, parent and the artifacts'
+// contiguous transaction ranges, without the parent's artifacts uploaded
+// again; and a differential backup whose table shows a gap in the chain is
+// refused and leaves nothing.
+func TestUploadChain(t *testing.T) {
+	srv := s3test.SharedVersitygw(t)
+	s3Env(t, srv)
+	for _, version := range []string{"5.15.0", "2025.06.0"} {
+		t.Run(version, func(t *testing.T) {
+			dest := "s3://" + srv.Bucket + "/chain-" + version + "/graph"
+			live := filepath.Join(t.TempDir(), "live")
+			testfiles.WriteAll(t, live, map[string]string{"neo4j/neostore": "graph", "system/neostore": "system"})
+			commit(t, live, "neo4j", 1, 3)
+			commit(t, live, "system", 1, 2)
+			r := chainRun{t: t, dest: dest, version: version, live: live}
+			start := time.Now().Add(-10 * time.Minute)
+			ids := []string{storage.NewID(start), storage.NewID(start.Add(time.Minute)), storage.NewID(start.Add(2 * time.Minute)), storage.NewID(start.Add(3 * time.Minute))}
+
+			plan, code, stderr := r.run(ids[0], nil)
+			if code != 0 || plan.Type != backup.TypeFull || plan.Reason != "there is no complete backup to build on" {
+				t.Fatalf("first run: plan %+v, upload %d %s; want a full backup uploaded", plan, code, stderr)
+			}
+			commit(t, live, "neo4j", 4, 2)
+			if plan, code, stderr = r.run(ids[1], nil); code != 0 || plan.Type != backup.TypeDifferential || plan.Parent != ids[0] {
+				t.Fatalf("second run: plan %+v, upload %d %s; want a differential backup on %s", plan, code, stderr, ids[0])
+			}
+			commit(t, live, "neo4j", 6, 1)
+			commit(t, live, "system", 3, 1)
+			if plan, code, stderr = r.run(ids[2], nil); code != 0 || plan.Type != backup.TypeDifferential || plan.Parent != ids[1] {
+				t.Fatalf("third run: plan %+v, upload %d %s; want a differential backup on %s", plan, code, stderr, ids[1])
+			}
+
+			store, err := storage.Open(mustLocation(t, dest), storage.Config{Retries: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			backups, err := store.List(t.Context())
+			if err != nil || len(backups) != 3 {
+				t.Fatalf("List = %d backups, %v; want 3", len(backups), err)
+			}
+			want := []string{
+				ids[0] + " full  neo4j 1-3 full, system 1-2 full",
+				ids[1] + " differential " + ids[0] + " neo4j 4-5, system 0-0",
+				ids[2] + " differential " + ids[1] + " neo4j 6-6, system 3-3",
+			}
+			for i, b := range backups {
+				m := b.Manifest
+				var arts []string
+				for _, a := range m.Artifacts {
+					s := fmt.Sprintf("%s %d-%d", a.Database, a.LowestTx, a.HighestTx)
+					if a.Full {
+						s += " full"
+					}
+					arts = append(arts, s)
+					if !slices.ContainsFunc(m.Files, func(f storage.ManifestFile) bool { return f.Path == a.Path }) || !strings.HasPrefix(a.Path, a.Database+"-") {
+						t.Errorf("backup %s: artifact %s is not one of its files %v", b.ID, a.Path, m.Files)
+					}
+				}
+				if got := fmt.Sprintf("%s %s %s %s", b.ID, m.Type, m.Parent, strings.Join(arts, ", ")); got != want[i] {
+					t.Errorf("backup %d:\n got %s\nwant %s", i, got, want[i])
+				}
+				if len(m.Files) != len(m.Artifacts) {
+					t.Errorf("backup %s holds files %v; want its own artifacts only, not its parent's", b.ID, m.Files)
+				}
+			}
+
+			// A gap: the table says the new artifact starts two transactions on.
+			commit(t, live, "neo4j", 7, 1)
+			gap := func(table string) string {
+				lines := strings.Split(table, "\n")
+				for i, line := range lines {
+					cells := strings.Split(line, "|") // "", FILE, DATABASE, DATABASE ID, TIME, FULL, COMPRESSED, LOWEST TX, HIGHEST TX, ""
+					if len(cells) == 10 && strings.TrimSpace(cells[2]) == "neo4j" && strings.TrimSpace(cells[7]) == "7" {
+						cells[7], cells[8] = " 8 ", " 8 "
+						lines[i] = strings.Join(cells, "|")
+					}
+				}
+				return strings.Join(lines, "\n")
+			}
+			plan, code, stderr = r.run(ids[3], gap)
+			if code != 1 || !strings.Contains(stderr, "starts at transaction 8, but backup "+ids[2]+"'s chain ends at transaction 6 of database neo4j: the chain would be broken") {
+				t.Fatalf("a differential with a gap: upload %d %q (plan %+v); want it refused as a broken chain", code, stderr, plan)
+			}
+			if backups, _ := store.List(t.Context()); len(backups) != 3 {
+				t.Errorf("after the refused upload the store holds %d backups; want 3", len(backups))
+			}
+		})
+	}
+}
+
+func mustLocation(t *testing.T, s string) storage.Location {
+	t.Helper()
+	loc, err := storage.ParseLocation(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

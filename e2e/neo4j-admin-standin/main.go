@@ -54,13 +54,40 @@
 // lower-cased; the backup folder must exist before the call; 4.x backups
 // are a folder per database (a copy of the live database's files, which
 // hold its neostore), 5.x backups are <db>-<yyyy-MM-ddTHH-mm-ss>.backup
-// artifacts (here a tar of the database's files after a header naming the
-// database and the time: see artifact.go). Exit codes of backup, as
+// artifacts (here a tar after a header with the metadata --inspect-path
+// shows: see artifact.go). Exit codes of backup, as
 // the manual documents them: 4.x 0 ok, 1 failed, 2 backup ok but the
 // consistency check failed, 3 backup ok but inconsistencies found; 5.x 0 ok,
 // 1 failed or succeeded with problems (a --from server that does not
 // answer). A usage error exits 2 on every line, so on 4.x only the backup
 // folder tells it from a failed consistency check, as with the real one.
+//
+// Transactions (5.x and calendar versions): a live database folder may
+// hold transactions.log, one committed transaction a line, "<txId>
+// <RFC 3339 UTC commit time> <payload>", IDs from 1 without a gap, times in
+// order; a test appends lines to commit (txlog.go). A full backup holds the
+// folder and the whole log (lowest tx 1, highest the last; 0 and 0 for a
+// database without a log); a differential one only the transactions after
+// its parent's highest, the parent being, as the manual says, the newest
+// non-empty backup of the database in --to-path (--prefer-diff-as-parent,
+// 2025.04: the newest non-empty differential one, if any) of the same
+// database ID and no further than the live log. --type=DIFF without one
+// fails the database (exit 1); AUTO then takes a full backup. A
+// differential backup without new transactions is written empty, lowest
+// and highest tx 0, as the manual shows an empty backup. A backup in the
+// second of the newest artifact of the database in --to-path, or before
+// it, is dated the second after it, so a chain never runs back in time.
+// --inspect-path prints the manual's table (FILE … HIGHEST TX), oldest
+// first; a path that does not exist exits 1, an empty value 2. Restore of
+// a differential artifact restores its chain, found in the artifact's own
+// folder (exit 1 naming the missing transactions when a link is missing),
+// and --restore-until stops it: an ID restores the transactions before it
+// ("up to, but not including"), a "yyyy-MM-dd hh:mm:ss" UTC time those
+// committed before it; a point before the full backup's last transaction or
+// past the chain (an ID above its highest + 1, a time after its last
+// artifact was taken) exits 1. The restored transactions.log is then the
+// live one as of that point, byte for byte. Not modelled: 2026.02's first
+// differential backup overlapping its full one.
 //
 // Restore refuses (exit 1) what the manual calls unsafe or what would
 // restore the wrong thing, reading the member's cluster state on the data
@@ -83,6 +110,8 @@
 //	NEO4J_STANDIN_INCONSISTENT <db,…>: the consistency check finds these databases' stores
 //	                           inconsistent, writes a report and exits 1 (check.go)
 //	NEO4J_STANDIN_LOG          a file each invocation's arguments are appended to, one line each
+//	NEO4J_STANDIN_NOW          <RFC 3339 time>: when a 5.x backup takes its artifacts (their
+//	                           names and TIME); default the clock
 //	NEO4J_STANDIN_HOSTS        <addr>=<db,…>;<addr>=<db,…>: which backup address hosts which
 //	                           databases (an address without port means port 6362). A --from
 //	                           address not listed does not answer. 4.x fails (exit 1) when its
@@ -382,7 +411,7 @@ func backup5(v neo4j.Version, args []string) error {
 		return help("database backup", known)
 	}
 	if inspect := f.one("inspect-path"); inspect != "" {
-		return inspectArtifacts(inspect)
+		return inspectArtifacts(os.Stdout, inspect)
 	}
 	to := f.one("to-path")
 	if to == "" {
@@ -450,6 +479,12 @@ func backup5(v neo4j.Version, args []string) error {
 	}
 	backupType := or(f.one("type"), "AUTO")
 	stamp := time.Now().UTC()
+	if now := os.Getenv("NEO4J_STANDIN_NOW"); now != "" {
+		if stamp, err = time.Parse(time.RFC3339Nano, now); err != nil {
+			return fmt.Errorf("NEO4J_STANDIN_NOW=%s is not an RFC 3339 time like 2025-06-01T10:00:00Z", now)
+		}
+		stamp = stamp.UTC()
+	}
 	var failed []string
 	for i, db := range dbs {
 		if slices.Contains(dbs[:i], db) {
@@ -464,13 +499,13 @@ func backup5(v neo4j.Version, args []string) error {
 		if env.silentFail[db] {
 			continue
 		}
-		if backupType == "DIFF" && !hasArtifact(to, db) {
-			fmt.Fprintf(os.Stderr, "Cannot take a differential backup of '%s': %s holds no backup of it\n", db, to)
+		if err := backupOne(to, db, backupType, stamp, f); err != nil {
+			var e exitCode
+			if !errors.As(err, &e) {
+				return err
+			}
+			fmt.Fprintln(os.Stderr, e.msg)
 			failed = append(failed, db)
-			continue
-		}
-		if err := writeArtifact(filepath.Join(live(), db), filepath.Join(to, db+"-"+stamp.Format("2006-01-02T15-04-05")+".backup"), db, stamp); err != nil {
-			return err
 		}
 	}
 	var problems []string
@@ -486,6 +521,56 @@ func backup5(v neo4j.Version, args []string) error {
 		return exitCode{1, strings.Join(problems, "; ")}
 	}
 	return nil
+}
+
+// backupOne writes an artifact of the live database db into the folder to:
+// a full backup, or a differential one of the transactions since its
+// parent in to (parentIn), as --type asks. A differential backup without a
+// parent fails (an exitCode); AUTO then takes a full one, as the manual
+// says.
+func backupOne(to, db, backupType string, stamp time.Time, f parsed) error {
+	src := filepath.Join(live(), db)
+	if !exists(src) {
+		return fmt.Errorf("Database '%s' does not exist on the server", db)
+	}
+	txs, err := liveLog(src)
+	if err != nil {
+		return err
+	}
+	head := artifact{Database: db, DatabaseID: databaseID(src), Compressed: f.onDefault("compress", true)}
+	_, highest := txRange(txs)
+	parent, ok := artifact{}, false
+	if backupType != "FULL" {
+		if parent, ok, err = parentIn(to, head, highest, f.on("prefer-diff-as-parent")); err != nil {
+			return err
+		}
+	}
+	if backupType == "DIFF" && !ok {
+		return exitCode{1, fmt.Sprintf("Cannot take a differential backup of '%s': %s holds no backup of it to build on (a full backup of this database first, or --type=AUTO)", db, to)}
+	}
+	// Names are to the second, and a chain runs forward in time: a backup
+	// taken in the second of (or before) the newest artifact of the
+	// database already there, as tests that run faster than the real one
+	// do, takes the second after it, so it neither replaces that artifact
+	// (a differential one would break its own chain) nor predates its
+	// parent.
+	at := stamp
+	found, _ := artifactsIn(to) // a full backup does not need them readable
+	for _, a := range found {
+		if a.Database == db && at.Truncate(time.Second).Compare(a.Time.Truncate(time.Second)) <= 0 {
+			at = a.Time.Truncate(time.Second).Add(time.Second)
+		}
+	}
+	dst := filepath.Join(to, db+"-"+at.Format("2006-01-02T15-04-05")+".backup")
+	for i := 0; exists(dst) && i < 3600; i++ {
+		at = at.Truncate(time.Second).Add(time.Second)
+		dst = filepath.Join(to, db+"-"+at.Format("2006-01-02T15-04-05")+".backup")
+	}
+	head.Time = at
+	if !ok {
+		return writeFull(src, dst, head, txs)
+	}
+	return writeDifferential(dst, head, parent.HighestTx, txs[parent.HighestTx:])
 }
 
 // help prints the options of a 5.x command, as -h does.

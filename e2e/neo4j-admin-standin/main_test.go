@@ -53,7 +53,7 @@ func newPlace(t *testing.T, version string) place {
 	t.Setenv("NEO4J_STANDIN_LIVE", p.live)
 	t.Setenv("NEO4J_STANDIN_DATA", p.data)
 	t.Setenv("NEO4J_STANDIN_LOG", filepath.Join(tmp, "calls.log"))
-	for _, k := range []string{"NEO4J_STANDIN_HOSTS", "NEO4J_STANDIN_SILENT_FAIL", "NEO4J_STANDIN_CHECK_EXIT", "NEO4J_STANDIN_INCONSISTENT", "NEO4J_CONF"} {
+	for _, k := range []string{"NEO4J_STANDIN_HOSTS", "NEO4J_STANDIN_SILENT_FAIL", "NEO4J_STANDIN_CHECK_EXIT", "NEO4J_STANDIN_INCONSISTENT", "NEO4J_STANDIN_NOW", "NEO4J_CONF"} {
 		t.Setenv(k, "")
 	}
 	return p
@@ -168,6 +168,10 @@ func TestDocumentedOptions(t *testing.T) {
 		{"5.26.0", "database backup neo4j", usage},                     // so is --to-path
 		{"5.26.0", "database backup --to-path={E}/none neo4j", failed}, // which must exist
 		{"5.26.0", "database backup --inspect-path={D}", ok},
+		{"5.26.0", "database backup --inspect-path={ART}", ok},
+		{"5.26.0", "database backup --inspect-path={E}", ok}, // no artifact: the table's header alone
+		{"5.26.0", "database backup --inspect-path=", usage},
+		{"5.26.0", "database backup --inspect-path={E}/none", failed},
 		{"5.26.0", "database backup -h", ok},
 		{"5.26.0", "database backup --to-path={D} --backup-dir={D} neo4j", usage},
 		{"5.26.0", "database backup --to-path={D} --check-consistency=false neo4j", usage},
@@ -191,9 +195,11 @@ func TestDocumentedOptions(t *testing.T) {
 		{"2025.06.0", all5 + " --temp-path={T} neo4j system", ok},
 
 		// neo4j-admin database restore, 5.x
-		{"5.26.0", "database restore --from-path={ART} --overwrite-destination=true --verbose --expand-commands --restore-until=123 --to-path-data={E} --to-path-txn={E} --additional-config={CONF} neo4j", ok},
+		{"5.26.0", "database restore --from-path={ART} --overwrite-destination=true --verbose --expand-commands --restore-until=1 --to-path-data={E} --to-path-txn={E} --additional-config={CONF} neo4j", ok},
 		{"5.26.0", "database restore --from-path={ART} --restore-until=2021-09-11{SP}10:15:30 neo4j", ok},
 		{"5.26.0", "database restore --from-path={ART} --restore-until=yesterday neo4j", usage},
+		{"5.26.0", "database restore --from-path={ART} --restore-until=2 neo4j", failed},                      // past the artifact's transactions
+		{"5.26.0", "database restore --from-path={ART} --restore-until=2025-01-31{SP}10:00:01 neo4j", failed}, // after it was taken
 		{"5.26.0", "database restore --from-path={ART} --restore-until=2021-09-11T10:15:30Z neo4j", usage},
 		{"5.26.0", "database restore --from-path={ART} neo4j", ok},
 		{"5.26.0", "database restore --from-path={ART}", ok}, // the artifact's database
@@ -228,8 +234,8 @@ func TestDocumentedOptions(t *testing.T) {
 		{"2025.02.0", "database restore --from-path={D}", failed}, // neo4j and system: which?
 		{"2025.02.0", "database restore --from-path={D} --source-database=neo4j neo4j", usage},
 		{"2025.02.0", "database restore --from-path={E}", failed}, // no artifact in it
-		{"2026.01.0", "database restore --from-path={D} --source-database=system --overwrite-destination=true --restore-until=42 --verbose --expand-commands --additional-config={CONF}", ok},
-		{"2026.01.0", "database restore --from-path={ART} --overwrite-destination=true --restore-until=2026-01-01{SP}00:00:00 --to-path-data={E} --to-path-txn={E} neo4j", ok},
+		{"2026.01.0", "database restore --from-path={D} --source-database=system --overwrite-destination=true --restore-until=1 --verbose --expand-commands --additional-config={CONF}", ok},
+		{"2026.01.0", "database restore --from-path={ART} --overwrite-destination=true --restore-until=2025-01-31{SP}10:00:00 --to-path-data={E} --to-path-txn={E} neo4j", ok},
 
 		// neo4j-admin server unbind and dbms unbind-system-db, 5.x and calendar versions
 		{"5.26.0", "server unbind --expand-commands --verbose --archive-cluster-state=true --archive-path={E} --additional-config={CONF}", ok},

@@ -127,9 +127,8 @@ func restore5Options(v neo4j.Version) options {
 	return o
 }
 
-// recoveryCriteria checks --restore-until: a transaction ID or a UTC time.
-// The stand-in only checks it: its artifacts carry no transactions to
-// replay, so it restores the artifact's store whatever the point asked.
+// recoveryCriteria checks --restore-until: a transaction ID or a UTC time
+// (planRestore applies it).
 func recoveryCriteria(s string) error {
 	if _, err := strconv.ParseUint(s, 10, 64); err == nil {
 		return nil
@@ -222,12 +221,93 @@ func restore5(v neo4j.Version, args []string) error {
 			return fmt.Errorf("--overwrite-destination=true on database %s of a cluster server (its cluster state in %s): the manual says the option \"is not safe on a cluster since clusters have an additional state that would be inconsistent with the restored database\"; restore system after neo4j-admin dbms unbind-system-db, other databases into new databases or by seeding", a.Database, state)
 		}
 	}
+	// Every chain is found and cut before any store is written: a refusal
+	// leaves the data directory as it was.
+	var stores []restoredStore
 	for _, a := range restores {
-		if err := readArtifact(a.path, filepath.Join(dataBase, a.Database)); err != nil {
+		s, err := planRestore(a, f.one("restore-until"))
+		if err != nil {
 			return err
+		}
+		stores = append(stores, s)
+	}
+	for _, s := range stores {
+		dst := filepath.Join(dataBase, s.full.Database)
+		if err := readArtifact(s.full.path, dst); err != nil {
+			return err
+		}
+		if s.rewriteLog {
+			if err := os.WriteFile(filepath.Join(dst, txLog), logBytes(s.txs), 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// restoredStore is what restoring one artifact writes: the full backup's
+// store with the transaction log txs (rewriteLog: other than the full
+// backup's own).
+type restoredStore struct {
+	full       artifact
+	txs        []transaction
+	rewriteLog bool
+}
+
+// planRestore finds the chain ending at a, replays its transactions and
+// stops at until (--restore-until, "" for the chain's end). The manual:
+// a transaction ID restores "up to, but not including" it; a time,
+// "transactions that were committed before" it (UTC). The stand-in refuses
+// a point the chain cannot give: before the full backup's last transaction
+// (its store cannot be taken back), or past the chain's end (the manual:
+// "pass the backup artifact that contains the data up to that date"), that
+// is a transaction ID above its highest + 1 or a time after the last
+// artifact was taken.
+func planRestore(a artifact, until string) (restoredStore, error) {
+	chain, err := chainOf(a)
+	if err != nil {
+		return restoredStore{}, err
+	}
+	s := restoredStore{full: chain[0]}
+	txs, hasLog, err := artifactLog(chain[0])
+	if err != nil {
+		return s, err
+	}
+	fullEnd := chain[0].HighestTx
+	for _, link := range chain[1:] {
+		more, _, err := artifactLog(link)
+		if err != nil {
+			return s, err
+		}
+		txs = append(txs, more...)
+		s.rewriteLog = s.rewriteLog || len(more) > 0
+	}
+	last := chain[len(chain)-1]
+	s.txs = txs
+	if until == "" {
+		return s, nil
+	}
+	kept := len(txs)
+	if id, err := strconv.ParseInt(until, 10, 64); err == nil {
+		if id <= fullEnd || id > last.end()+1 {
+			return s, fmt.Errorf("--restore-until=%s is outside the backup chain of %s: it restores up to, not including, a transaction from %d (after the full backup's last, %d) to %d (after the chain's last); give one in that range or another chain", until, a.path, fullEnd+1, fullEnd, last.end()+1)
+		}
+		kept = slices.IndexFunc(txs, func(tx transaction) bool { return tx.id >= id })
+	} else {
+		at, err := time.Parse(time.DateTime, until)
+		if err != nil {
+			return s, usage{fmt.Sprintf("Invalid value for option '--restore-until': %v", recoveryCriteria(until))}
+		}
+		if i := slices.IndexFunc(txs, func(tx transaction) bool { return tx.id == fullEnd }); (i >= 0 && !txs[i].at.Before(at)) || at.After(last.Time) {
+			return s, fmt.Errorf("--restore-until=%q is outside the backup chain of %s: it restores what was committed before a UTC time after the full backup's last transaction and no later than %s, when the chain's last artifact was taken; give one in that range or another chain", until, a.path, last.Time.UTC().Format(time.DateTime))
+		}
+		kept = slices.IndexFunc(txs, func(tx transaction) bool { return !tx.at.Before(at) })
+	}
+	if kept >= 0 && kept < len(txs) {
+		s.txs, s.rewriteLog = txs[:kept], true
+	}
+	s.rewriteLog = s.rewriteLog && (hasLog || len(s.txs) > 0)
+	return s, nil
 }
 
 // newestIn is the newest artifact in folder dir of database db, or of the
