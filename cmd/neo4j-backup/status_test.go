@@ -86,17 +86,7 @@ func (s seeded) run(cj *batchv1.CronJob, name string, ok bool, finished time.Tim
 	}
 	start, at := metav1.NewTime(finished.Add(-5*time.Minute)), metav1.NewTime(finished)
 	job.Status.StartTime = &start
-	if ok {
-		job.Status.Succeeded, job.Status.CompletionTime = 1, &at
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: at},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: at}}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: at, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: at, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}}
-	}
+	testcluster.FinishJob(job, ok, at)
 	if _, err := s.kube.BatchV1().Jobs(cj.Namespace).UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
 		s.t.Fatal(err)
 	}
