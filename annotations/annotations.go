@@ -265,7 +265,9 @@ func checkSchedule(v string) error {
 		return fmt.Errorf("%q sets a time zone inside the schedule; use %s instead", v, Timezone)
 	}
 	if _, err := cron.ParseStandard(v); err != nil {
-		return fmt.Errorf("%q is not a cron schedule (%v); use 5 fields like \"0 3 * * *\" or @hourly/@daily/@weekly", v, err)
+		// The parser's message repeats the value as it is: keep it on one line.
+		why := strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(err.Error())
+		return fmt.Errorf("%q is not a cron schedule (%s); use 5 fields like \"0 3 * * *\" or @hourly/@daily/@weekly", v, why)
 	}
 	return nil
 }
